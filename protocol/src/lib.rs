@@ -1,0 +1,16 @@
+//! # tandem
+//!
+//! Keeps every device of a messaging account in step, end to end encrypted: Signal pairwise
+//! sessions and sender keys (byte-compatible with libsignal, version 3), device linking with
+//! account-signed device lists, per-device fanout and sync.
+//!
+//! tandem is sans-IO: it never opens a socket, reads the clock or draws randomness on its own.
+//! Every call that needs randomness takes a [`rand_core::CryptoRng`]; every call that needs the
+//! time takes a timestamp.
+//!
+//! Layers, bottom up (see `spec/` for the byte-level protocol):
+//! - [`crypto`]: keys, libsignal-style curve signatures, KDF, MAC, ciphers, secret bytes.
+
+pub mod crypto;
+
+pub use rand_core;
