@@ -10,6 +10,7 @@
 //! fields are documented in [`kinds`].
 
 pub mod file;
+pub mod generate;
 pub mod kinds;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! `tandem-vectors verify PATH...`: checks tandem's known-answer vector files.
 //!
-//! Prints one line per failing case, then `N passed, N failed`; exits 1 on any failure or on a
+//! `tandem-vectors generate curve-signatures --seed N` writes a file of tandem-made signatures
+//! for another implementation to check (the live interop with libsignal does).
+//!
+//! `verify` prints one line per failing case, then `N passed, N failed`; exits 1 on any failure or on a
 //! file it cannot read or parse, 2 on bad usage.
 
 use std::process::ExitCode;
@@ -10,6 +13,9 @@ fn main() -> ExitCode {
     let Some((command, paths)) = args.split_first() else {
         return usage();
     };
+    if command == "generate" {
+        return generate(paths);
+    }
     if command != "verify" || paths.is_empty() {
         return usage();
     }
@@ -25,7 +31,29 @@ fn main() -> ExitCode {
     }
 }
 
+fn generate(args: &[String]) -> ExitCode {
+    let [what, flag, seed] = args else { return usage() };
+    let (true, Ok(seed)) = (flag == "--seed", seed.parse::<u64>()) else {
+        return usage();
+    };
+    let file = match what.as_str() {
+        "curve-signatures" => tandem_vectors::generate::curve_signatures(seed, 24),
+        _ => return usage(),
+    };
+    match serde_json::to_string_pretty(&file) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot write JSON: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn usage() -> ExitCode {
     eprintln!("usage: tandem-vectors verify PATH...   (vector files, or folders searched for *.json)");
+    eprintln!("       tandem-vectors generate curve-signatures --seed N   (tandem-made cases, to stdout)");
     ExitCode::from(2)
 }
