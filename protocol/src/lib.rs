@@ -10,7 +10,18 @@
 //!
 //! Layers, bottom up (see `spec/` for the byte-level protocol):
 //! - [`crypto`]: keys, libsignal-style curve signatures, KDF, MAC, ciphers, secret bytes.
+//! - [`wire`]: the byte layouts of pairwise messages.
+//! - [`session`]: X3DH, the Double Ratchet, session records and prekeys.
+//! - [`store`]: narrow store traits and the in-memory store.
+//! - [`consts`]: every bound, with its reason.
 
+pub mod address;
+pub mod consts;
 pub mod crypto;
+pub mod session;
+pub mod store;
+pub mod wire;
+
+pub use address::Address;
 
 pub use rand_core;

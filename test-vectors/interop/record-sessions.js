@@ -402,7 +402,6 @@ async function classicWorld(k, { otk }) {
     },
     // Alice: her base key private is not in any record, so her list cannot be complete.
     generated(party) { return party === 'alice' ? null : logs[party].map(hex); },
-    partialAlice() { return logs.alice.map(hex); },
     parties: {
       alice: { identity_private: hex(aliceId.serialize()), identity_public: hex(pub(aliceId)), registration_id: ids.aliceReg },
       bob: {
@@ -451,8 +450,8 @@ function tamper(kind, type, body) {
 const TAMPER_ERROR = { mac: 'BadMac', ciphertext: 'BadMac', version: 'UnknownVersion', truncate: 'Malformed' };
 const TAMPER_TEXT = {
   mac: 'last MAC byte flipped',
-  ciphertext: 'one byte in the middle of the ciphertext flipped',
-  version: 'version byte high nibble 3 -> 2',
+  ciphertext: 'a byte in the middle of the ciphertext flipped',
+  version: 'version byte high nibble 3 -> 2, e.g. 0x33 -> 0x23',
   truncate: 'cut to half its length',
 };
 
@@ -566,11 +565,11 @@ function spliceAfter(flow, target, steps) {
 const INVALID = [];
 for (const kind of ['mac', 'ciphertext', 'version', 'truncate']) {
   INVALID.push({ id: `invalid-${kind}-signal-to-bob`, to: 'bob', flow: spliceBefore(BASIC, 5, [['tamper', 5, kind]]),
-    comment: `basic-otk; a copy of Alice's SignalMessage 5 with the ${TAMPER_TEXT[kind]} reaches Bob before the original (it opens a new chain for Bob)` });
+    comment: `basic-otk; a tampered copy of Alice's SignalMessage 5 (${TAMPER_TEXT[kind]}) reaches Bob before the original (it opens a new chain for Bob)` });
   INVALID.push({ id: `invalid-${kind}-signal-to-alice`, to: 'alice', flow: spliceBefore(BASIC, 3, [['tamper', 3, kind]]),
-    comment: `basic-otk; a copy of Bob's SignalMessage 3 with the ${TAMPER_TEXT[kind]} reaches Alice before the original (her first message from Bob)` });
+    comment: `basic-otk; a tampered copy of Bob's SignalMessage 3 (${TAMPER_TEXT[kind]}) reaches Alice before the original (her first message from Bob)` });
   INVALID.push({ id: `invalid-${kind}-prekey-to-bob`, to: 'bob', flow: spliceBefore(BASIC, 0, [['tamper', 0, kind]]),
-    comment: `basic-otk; a copy of Alice's PreKeySignalMessage 0 with the ${TAMPER_TEXT[kind]}${kind === 'mac' || kind === 'ciphertext' ? ' (in the embedded SignalMessage)' : ''} reaches Bob before the original (Bob has no session yet)` });
+    comment: `basic-otk; a tampered copy of Alice's PreKeySignalMessage 0 (${TAMPER_TEXT[kind]}${kind === 'mac' || kind === 'ciphertext' ? ', in the embedded SignalMessage' : ''}) reaches Bob before the original (Bob has no session yet)` });
 }
 INVALID.push({ id: 'invalid-duplicate-signal-to-bob', to: 'bob', flow: spliceAfter(BASIC, 5, [['dup', 5]]),
   comment: "basic-otk; Bob receives Alice's SignalMessage 5 a second time right after the first" });
@@ -735,14 +734,14 @@ async function main() {
     source = `recorded from libsignal ${JS_PKG.version} (npm \`libsignal\`, the JavaScript port used by WhatsApp Web libraries) by test-vectors/interop/record-sessions.js`;
     description = 'Pairwise sessions (X3DH + Double Ratchet, message version 3) between two parties both run by the JS port. ' +
       'generated_private_keys lists every key pair the library generated for the party, in order (Alice: base key, ratchet key, then one ratchet key per DH ratchet step on receive; Bob: one ratchet key per DH ratchet step on receive, his first sending chain uses his signed prekey); keys generated inside a receive that failed are not listed. ' +
-      'Messages start with 0x33. Invalid cases: a tampered copy (no send event) or a duplicate receive, refused by the library; the comment says how.';
+      'Messages start with 0x33. Invalid cases: one receive (fails_at) of a tampered copy (an extra message with no send event, received before its original) or of a message already received; the library refused each, the comment says how.';
   } else {
     const k = classicLibrary();
     makeWorld = (opts) => classicWorld(k, opts);
     source = `recorded from @signalapp/libsignal-client ${CLASSIC_PKG.version} (npm alias libsignal-client-classic; classic bundles without a Kyber prekey) by test-vectors/interop/record-sessions.js`;
     description = 'Pairwise sessions (X3DH + Double Ratchet, session version 3) between two parties both run by libsignal-client 0.72.1. ' +
       "Alice's generated_private_keys is null: her base key private is never stored, so only Bob can be replayed. Bob's list holds his ratchet keys, recovered from his serialized session records (senderChain.senderRatchetKeyPrivate) after every operation. " +
-      'Messages start with 0x34 (message version 3 in the high nibble, the library\'s current version 4 in the low nibble). Invalid cases: a tampered copy (no send event) or a duplicate receive, refused by the library; the comment says how.';
+      'Messages start with 0x34 (message version 3 in the high nibble, the library\'s current version 4 in the low nibble). Invalid cases: one receive (fails_at) of a tampered copy (an extra message with no send event, received before its original) or of a message already received; the library refused each, the comment says how.';
   }
 
   const cases = [];
@@ -764,11 +763,19 @@ async function main() {
   }
 
   // Checks over the finished cases.
+  const C = require('libsignal-client-classic');
+  const expectedFirstByte = mode === 'js' ? 0x33 : 0x34;
+  if (new Set(cases.map((c) => c.id)).size !== cases.length) fail('duplicate case ids');
   const firstBytes = new Set();
   const preKeyTags = new Set();
   const signalTags = new Set();
   for (const c of cases) {
     checkKeysAgainstWire(c);
+    // Bob's signed prekey signature verifies under libsignal-client, over the 33-byte public key;
+    // the JS port never checks it (it calls verifySignature with isInit = true).
+    if (!C.PublicKey.deserialize(unhex(c.bob.identity_public)).verify(unhex(c.bob.signed_prekey_public), unhex(c.bob.signed_prekey_signature))) {
+      fail(`${c.id}: signed prekey signature does not verify`);
+    }
     for (const [what, i] of c.events) {
       if (what !== 'send') continue;
       const m = c.messages[i];
@@ -792,6 +799,7 @@ async function main() {
     }
   }
 
+  if (firstBytes.size !== 1 || !firstBytes.has(expectedFirstByte)) fail('unexpected version byte in a sent message');
   const file = { kind: 'session-transcript', source, description, cases };
   process.stdout.write(JSON.stringify(file, null, 2) + '\n');
 

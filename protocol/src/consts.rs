@@ -1,0 +1,34 @@
+//! Every resource bound in tandem, each with the reason for its value.
+//!
+//! Where a bound is libsignal's, tandem uses the same number so that a conversation that works
+//! between two libsignal clients also works when one side is tandem.
+
+/// How far ahead of a receiving chain's position one message may be (libsignal: 25,000).
+///
+/// A message with a counter this far ahead forces the receiver to derive and store every key
+/// in between; the bound stops a peer (or a corrupted counter) from making us do unbounded work.
+pub const MAX_FORWARD_JUMPS: u32 = 25_000;
+
+/// Skipped message keys kept per receiving chain (libsignal: 2,000).
+///
+/// Keys for messages that arrive out of order; beyond this the oldest are dropped, so a message
+/// delayed past 2,000 later ones in its chain can no longer be read. Bounds memory per session.
+pub const MAX_MESSAGE_KEYS: usize = 2_000;
+
+/// Receiving chains kept per session (libsignal: 5).
+///
+/// Each DH ratchet step by the peer starts a new receiving chain; older chains are kept so that
+/// late messages from them still decrypt, up to this many.
+pub const MAX_RECEIVER_CHAINS: usize = 5;
+
+/// Previous sessions kept per address besides the current one (libsignal: 40).
+///
+/// When a peer re-initiates (new device install, simultaneous initiation), messages may still
+/// arrive under the old session; they are tried against these archived states.
+pub const ARCHIVED_STATES_MAX_LENGTH: usize = 40;
+
+/// The largest message body tandem parses (1 MiB of ciphertext plus framing slack ×64).
+///
+/// Far above any real message (media travels as attachments), and low enough that a hostile
+/// length prefix cannot make a parser allocate unbounded memory.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;

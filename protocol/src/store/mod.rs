@@ -1,0 +1,87 @@
+//! Narrow store traits, one per concern, and the one call that commits a protocol step.
+//!
+//! The session layer reads through the per-concern traits and writes everything a step changes
+//! with one [`ProtocolStore::commit`], so a store that can fail (SQLite) can make each encrypt,
+//! decrypt or session setup a single transaction.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::address::Address;
+use crate::crypto::{KeyPair, PublicKey};
+use crate::session::{PreKeyRecord, SessionRecord, SignedPreKeyRecord};
+
+/// A store failed (I/O, corruption). Protocol state is unchanged when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store failure: {0}")]
+pub struct StoreError(pub String);
+
+/// Our identity and what we know of others' identities.
+pub trait IdentityStore {
+    /// This device's identity key pair.
+    fn identity_key_pair(&self) -> Result<KeyPair, StoreError>;
+    /// This device's registration id.
+    fn local_registration_id(&self) -> Result<u32, StoreError>;
+    /// The identity key last accepted for `address`, if any.
+    fn identity(&self, address: &Address) -> Result<Option<PublicKey>, StoreError>;
+    /// Remembers (or, when the user accepted a change, replaces) the identity of `address`.
+    fn save_identity(&mut self, address: &Address, key: &PublicKey) -> Result<(), StoreError>;
+}
+
+/// Our one-time prekeys.
+pub trait PreKeyStore {
+    /// The prekey with this id, if we still have it.
+    fn pre_key(&self, id: u32) -> Result<Option<PreKeyRecord>, StoreError>;
+    /// Stores a prekey.
+    fn save_pre_key(&mut self, record: PreKeyRecord) -> Result<(), StoreError>;
+    /// Deletes a prekey (after the first message that used it decrypted).
+    fn remove_pre_key(&mut self, id: u32) -> Result<(), StoreError>;
+}
+
+/// Our signed prekeys.
+pub trait SignedPreKeyStore {
+    /// The signed prekey with this id, if we still have it.
+    fn signed_pre_key(&self, id: u32) -> Result<Option<SignedPreKeyRecord>, StoreError>;
+    /// Stores a signed prekey.
+    fn save_signed_pre_key(&mut self, record: SignedPreKeyRecord) -> Result<(), StoreError>;
+}
+
+/// Session records per peer device.
+pub trait SessionStore {
+    /// The record for `address`, if any.
+    fn session(&self, address: &Address) -> Result<Option<SessionRecord>, StoreError>;
+    /// Stores the record for `address`.
+    fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError>;
+}
+
+/// Everything one protocol step writes.
+#[derive(Debug)]
+pub struct SessionCommit {
+    /// The peer device.
+    pub address: Address,
+    /// Its new session record.
+    pub record: SessionRecord,
+    /// Its identity key, to remember (first use) — already checked against what was known.
+    pub identity: Option<PublicKey>,
+    /// Our one-time prekey that the step used up.
+    pub consumed_pre_key: Option<u32>,
+}
+
+/// All the stores a device needs for pairwise sessions, and the atomic commit.
+pub trait ProtocolStore: IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore {
+    /// Applies all of `commit` or none of it.
+    ///
+    /// The default writes one piece after another; that is all-or-nothing only for stores whose
+    /// writes cannot fail, like [`MemoryStore`]. A fallible store must override it with a
+    /// transaction.
+    fn commit(&mut self, commit: SessionCommit) -> Result<(), StoreError> {
+        if let Some(key) = &commit.identity {
+            self.save_identity(&commit.address, key)?;
+        }
+        if let Some(id) = commit.consumed_pre_key {
+            self.remove_pre_key(id)?;
+        }
+        self.save_session(&commit.address, commit.record)
+    }
+}

@@ -1,0 +1,41 @@
+//! prost mirrors of `protocol/proto/wire.proto` (the one definition of tandem's protobufs).
+
+/// `SignalMessage` body: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignalMessageProto {
+    /// Field 1: the sender's current ratchet public key, serialized (33 bytes).
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub ratchet_key: Option<Vec<u8>>,
+    /// Field 2: the message's index in the sender's chain.
+    #[prost(uint32, optional, tag = "2")]
+    pub counter: Option<u32>,
+    /// Field 3: the length of the sender's previous chain.
+    #[prost(uint32, optional, tag = "3")]
+    pub previous_counter: Option<u32>,
+    /// Field 4: AES-256-CBC ciphertext.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub ciphertext: Option<Vec<u8>>,
+}
+
+/// `PreKeySignalMessage` body: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PreKeySignalMessageProto {
+    /// Field 1: the one-time prekey used, if any.
+    #[prost(uint32, optional, tag = "1")]
+    pub pre_key_id: Option<u32>,
+    /// Field 2: the initiator's base (ephemeral) key, serialized.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub base_key: Option<Vec<u8>>,
+    /// Field 3: the initiator's identity key, serialized.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub identity_key: Option<Vec<u8>>,
+    /// Field 4: the enclosed serialized `SignalMessage`.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub message: Option<Vec<u8>>,
+    /// Field 5: the initiator's registration id.
+    #[prost(uint32, optional, tag = "5")]
+    pub registration_id: Option<u32>,
+    /// Field 6: the signed prekey used.
+    #[prost(uint32, optional, tag = "6")]
+    pub signed_pre_key_id: Option<u32>,
+}
