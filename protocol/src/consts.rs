@@ -27,8 +27,20 @@ pub const MAX_RECEIVER_CHAINS: usize = 5;
 /// arrive under the old session; they are tried against these archived states.
 pub const ARCHIVED_STATES_MAX_LENGTH: usize = 40;
 
-/// The largest message body tandem parses (1 MiB of ciphertext plus framing slack ×64).
+/// The largest message tandem parses: 64 MiB.
 ///
-/// Far above any real message (media travels as attachments), and low enough that a hostile
-/// length prefix cannot make a parser allocate unbounded memory.
+/// Far above any real message (media travels as attachments, not inside messages), and low
+/// enough that hostile input cannot make a parser copy or allocate without bound.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Sender chains kept per (sender, distribution id) (libsignal: 5).
+///
+/// A sender that rotates its key starts a new chain; earlier chains are kept so messages sent
+/// just before the rotation still decrypt, up to this many.
+pub const MAX_SENDER_KEY_STATES: usize = 5;
+
+/// How far ahead of a sender chain's position one group message may be (libsignal's group
+/// bound; see the sender-key transcripts, which pin where libsignal refuses).
+///
+/// As for pairwise chains: a bound on the keys a receiver derives for one message.
+pub const MAX_GROUP_FORWARD_JUMPS: u32 = 25_000;

@@ -12,12 +12,14 @@
 //! - [`crypto`]: keys, libsignal-style curve signatures, KDF, MAC, ciphers, secret bytes.
 //! - [`wire`]: the byte layouts of pairwise messages.
 //! - [`session`]: X3DH, the Double Ratchet, session records and prekeys.
+//! - [`group`]: sender keys (group messages).
 //! - [`store`]: narrow store traits and the in-memory store.
 //! - [`consts`]: every bound, with its reason.
 
 pub mod address;
 pub mod consts;
 pub mod crypto;
+pub mod group;
 pub mod session;
 pub mod store;
 pub mod wire;

@@ -206,8 +206,9 @@ pub fn encrypt<S: ProtocolStore + ?Sized>(
 }
 
 /// Decrypts a `PreKeySignalMessage` from `address`: builds the session (X3DH as responder)
-/// unless one from the same X3DH run exists, decrypts, and only then commits the session,
-/// remembers the sender's identity and uses up the one-time prekey — all in one commit.
+/// unless one from the same X3DH run exists, decrypts, checks the sender's identity against the
+/// one we know, and only then commits the session, remembers the identity and uses up the
+/// one-time prekey — all in one commit.
 pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     store: &mut S,
     address: &Address,
@@ -215,10 +216,6 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<u8>, DecryptError> {
     let message = PreKeySignalMessage::parse(bytes)?;
-    let their_identity = *message.identity_key();
-    if !is_trusted(store.identity(address)?, &their_identity) {
-        return Err(DecryptError::UntrustedIdentity);
-    }
     let mut record = store.session(address)?.unwrap_or_default();
     let consumed_pre_key = if record.promote_matching_session(message.base_key()) {
         None
@@ -235,7 +232,7 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
             our_identity: &identity,
             our_signed_pre_key: signed.key_pair,
             our_one_time_pre_key: one_time.map(|r| r.key_pair),
-            their_identity,
+            their_identity: *message.identity_key(),
             their_base_key: *message.base_key(),
             our_registration_id: store.local_registration_id()?,
             their_registration_id: message.registration_id(),
@@ -244,6 +241,13 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
         message.pre_key_id()
     };
     let plaintext = record.decrypt(message.message(), rng)?;
+    // The identity of the session that decrypted: authenticated by the MAC (it went into X3DH
+    // and the MAC input). The message's identity field is not, when an existing session was
+    // reused, so it is never what we remember.
+    let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
+    if !is_trusted(store.identity(address)?, &their_identity) {
+        return Err(DecryptError::UntrustedIdentity);
+    }
     store.commit(SessionCommit {
         address: address.clone(),
         record,

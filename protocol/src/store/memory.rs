@@ -2,9 +2,12 @@
 
 use std::collections::HashMap;
 
-use super::{IdentityStore, PreKeyStore, ProtocolStore, SessionStore, SignedPreKeyStore, StoreError};
+use super::{
+    IdentityStore, PreKeyStore, ProtocolStore, SenderKeyStore, SessionStore, SignedPreKeyStore, StoreError,
+};
 use crate::address::Address;
 use crate::crypto::{KeyPair, PublicKey};
+use crate::group::SenderKeyRecord;
 use crate::session::{PreKeyRecord, SessionRecord, SignedPreKeyRecord};
 
 /// Every store in memory. Its writes cannot fail, so the default commit is atomic.
@@ -16,6 +19,7 @@ pub struct MemoryStore {
     pre_keys: HashMap<u32, PreKeyRecord>,
     signed_pre_keys: HashMap<u32, SignedPreKeyRecord>,
     sessions: HashMap<Address, SessionRecord>,
+    sender_keys: HashMap<(Address, [u8; 16]), SenderKeyRecord>,
 }
 
 impl MemoryStore {
@@ -28,6 +32,7 @@ impl MemoryStore {
             pre_keys: HashMap::new(),
             signed_pre_keys: HashMap::new(),
             sessions: HashMap::new(),
+            sender_keys: HashMap::new(),
         }
     }
 
@@ -83,6 +88,26 @@ impl SessionStore for MemoryStore {
     }
     fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError> {
         self.sessions.insert(address.clone(), record);
+        Ok(())
+    }
+}
+
+impl SenderKeyStore for MemoryStore {
+    fn sender_key(
+        &self,
+        sender: &Address,
+        distribution_id: &[u8; 16],
+    ) -> Result<Option<SenderKeyRecord>, StoreError> {
+        Ok(self.sender_keys.get(&(sender.clone(), *distribution_id)).cloned())
+    }
+    fn save_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: &[u8; 16],
+        record: SenderKeyRecord,
+    ) -> Result<(), StoreError> {
+        self.sender_keys
+            .insert((sender.clone(), *distribution_id), record);
         Ok(())
     }
 }

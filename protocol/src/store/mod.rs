@@ -10,6 +10,7 @@ pub use memory::MemoryStore;
 
 use crate::address::Address;
 use crate::crypto::{KeyPair, PublicKey};
+use crate::group::SenderKeyRecord;
 use crate::session::{PreKeyRecord, SessionRecord, SignedPreKeyRecord};
 
 /// A store failed (I/O, corruption). Protocol state is unchanged when this is returned.
@@ -53,6 +54,23 @@ pub trait SessionStore {
     fn session(&self, address: &Address) -> Result<Option<SessionRecord>, StoreError>;
     /// Stores the record for `address`.
     fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError>;
+}
+
+/// Sender-key chains per (sender device, distribution id).
+pub trait SenderKeyStore {
+    /// The record of `sender`'s chains for `distribution_id`, if any.
+    fn sender_key(
+        &self,
+        sender: &Address,
+        distribution_id: &[u8; 16],
+    ) -> Result<Option<SenderKeyRecord>, StoreError>;
+    /// Stores the record.
+    fn save_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: &[u8; 16],
+        record: SenderKeyRecord,
+    ) -> Result<(), StoreError>;
 }
 
 /// Everything one protocol step writes.

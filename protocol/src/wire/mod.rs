@@ -1,4 +1,4 @@
-//! Wire formats of pairwise messages, byte-identical to libsignal version 3.
+//! Wire formats of pairwise and group messages, byte-identical to libsignal version 3.
 //!
 //! ```text
 //! SignalMessage       = version ‖ protobuf(SignalMessage) ‖ mac[8]
@@ -17,10 +17,14 @@
 
 mod prekey_message;
 pub(crate) mod proto;
+mod sender_key_distribution_message;
+mod sender_key_message;
 mod signal_message;
 mod strict;
 
 pub use prekey_message::PreKeySignalMessage;
+pub use sender_key_distribution_message::SenderKeyDistributionMessage;
+pub use sender_key_message::SenderKeyMessage;
 pub use signal_message::SignalMessage;
 
 /// The message (session) version tandem speaks: classic X3DH + Double Ratchet.
@@ -40,6 +44,8 @@ pub enum MessageType {
     Whisper = 2,
     /// A `PreKeySignalMessage`.
     PreKey = 3,
+    /// A `SenderKeyMessage` (group).
+    SenderKey = 7,
 }
 
 /// Why message bytes were refused before any cryptography.

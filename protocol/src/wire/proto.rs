@@ -9,7 +9,8 @@ pub struct SignalMessageProto {
     /// Field 2: the message's index in the sender's chain.
     #[prost(uint32, optional, tag = "2")]
     pub counter: Option<u32>,
-    /// Field 3: the length of the sender's previous chain.
+    /// Field 3: the counter of the last message the sender sent on its previous sending chain
+    /// (0 if it sent none or one), libsignal's `previous_counter`. Receivers do not use it.
     #[prost(uint32, optional, tag = "3")]
     pub previous_counter: Option<u32>,
     /// Field 4: AES-256-CBC ciphertext.
@@ -38,4 +39,41 @@ pub struct PreKeySignalMessageProto {
     /// Field 6: the signed prekey used.
     #[prost(uint32, optional, tag = "6")]
     pub signed_pre_key_id: Option<u32>,
+}
+
+/// `SenderKeyDistributionMessage` body: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderKeyDistributionMessageProto {
+    /// Field 1: the distribution id (16-byte UUID).
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub distribution_uuid: Option<Vec<u8>>,
+    /// Field 2: the chain id.
+    #[prost(uint32, optional, tag = "2")]
+    pub chain_id: Option<u32>,
+    /// Field 3: the chain's iteration.
+    #[prost(uint32, optional, tag = "3")]
+    pub iteration: Option<u32>,
+    /// Field 4: the chain key at that iteration (32 bytes).
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub chain_key: Option<Vec<u8>>,
+    /// Field 5: the sender's signing public key, serialized.
+    #[prost(bytes = "vec", optional, tag = "5")]
+    pub signing_key: Option<Vec<u8>>,
+}
+
+/// `SenderKeyMessage` body: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderKeyMessageProto {
+    /// Field 1: the distribution id (16-byte UUID).
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub distribution_uuid: Option<Vec<u8>>,
+    /// Field 2: the chain id.
+    #[prost(uint32, optional, tag = "2")]
+    pub chain_id: Option<u32>,
+    /// Field 3: the message's iteration.
+    #[prost(uint32, optional, tag = "3")]
+    pub iteration: Option<u32>,
+    /// Field 4: AES-256-CBC ciphertext.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub ciphertext: Option<Vec<u8>>,
 }

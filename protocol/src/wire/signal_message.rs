@@ -105,7 +105,8 @@ impl SignalMessage {
         self.counter
     }
 
-    /// The length of the sender's previous sending chain.
+    /// libsignal's `previous_counter`: the counter of the last message on the sender's previous
+    /// sending chain (0 if none or one). Informational; decryption does not use it.
     pub fn previous_counter(&self) -> u32 {
         self.previous_counter
     }

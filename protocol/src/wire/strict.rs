@@ -1,9 +1,9 @@
 //! A strict pre-check of protobuf bytes before prost decodes them.
 //!
 //! prost skips unknown fields and lets a repeated occurrence of a singular field win silently.
-//! tandem refuses both, and refuses truncated input, so one message has one meaning. Field
-//! order is not checked: libsignal (prost) writes fields in tag order, the JavaScript port in
-//! declaration order, and both are valid protobuf.
+//! tandem refuses both, and refuses truncated input. Field order is not checked (both libsignal
+//! and the JavaScript port write tag order, but any order is valid protobuf), nor is varint
+//! minimality: the MAC or signature covers the bytes as sent, so neither changes a meaning.
 
 use super::WireError;
 
