@@ -140,21 +140,19 @@ impl PrivateKey {
 
     /// Signs `message` as libsignal does, with 64 fresh random bytes from `rng`.
     pub fn sign<R: rand_core::CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> Signature {
-        let random = Secret::<64>::random(rng);
-        signature::sign(self.0.expose(), &[message], &random)
+        signature::SigningKey::new(self).sign_parts(&[message], &Secret::<64>::random(rng))
     }
 
     /// Signs the concatenation of `parts` (without building it).
     pub fn sign_parts<R: rand_core::CryptoRng + ?Sized>(&self, parts: &[&[u8]], rng: &mut R) -> Signature {
-        let random = Secret::<64>::random(rng);
-        signature::sign(self.0.expose(), parts, &random)
+        signature::SigningKey::new(self).sign_parts(parts, &Secret::<64>::random(rng))
     }
 
     /// Deterministic signing with caller-chosen randomness: reproduces known answers. Use
     /// [`PrivateKey::sign`] otherwise; reusing `random` across messages is safe only because the
     /// nonce also hashes the key and message, but fresh randomness is the rule.
     pub fn sign_with_randomness(&self, message: &[u8], random: &Secret<64>) -> Signature {
-        signature::sign(self.0.expose(), &[message], random)
+        signature::SigningKey::new(self).sign_parts(&[message], random)
     }
 }
 

@@ -24,7 +24,7 @@ use rand_core::CryptoRng;
 use self::chain_key::SenderChainKey;
 use self::state::SenderKeyState;
 use crate::address::Address;
-use crate::crypto::{KeyPair, Secret, aes256_cbc_decrypt, aes256_cbc_encrypt};
+use crate::crypto::{KeyPair, Secret, SigningKey, VerifyingKey, aes256_cbc_decrypt, aes256_cbc_encrypt};
 use crate::store::{SenderKeyStore, StoreError};
 use crate::wire::{SenderKeyDistributionMessage, SenderKeyMessage, WireError};
 
@@ -119,7 +119,7 @@ pub fn create_distribution_message<S: SenderKeyStore + ?Sized, R: CryptoRng + ?S
 ) -> Result<SenderKeyDistributionMessage, DistributionError> {
     let mut record = store.sender_key(sender, &distribution_id)?.unwrap_or_default();
     let state = match record.newest() {
-        Some(s) if s.signing_private.is_some() => s.clone(),
+        Some(s) if s.signing_key.is_some() => s.clone(),
         _ => {
             let chain_id = rng.next_u32() >> 1;
             let chain_key = Secret::<32>::random(rng);
@@ -127,8 +127,8 @@ pub fn create_distribution_message<S: SenderKeyStore + ?Sized, R: CryptoRng + ?S
             let state = SenderKeyState {
                 chain_id,
                 chain_key: SenderChainKey::new(0, chain_key),
-                signing_public: signing.public,
-                signing_private: Some(signing.private),
+                verifying_key: VerifyingKey::new(signing.public),
+                signing_key: Some(SigningKey::new(&signing.private)),
                 skipped: VecDeque::new(),
             };
             record.set_state(state.clone());
@@ -141,7 +141,7 @@ pub fn create_distribution_message<S: SenderKeyStore + ?Sized, R: CryptoRng + ?S
         state.chain_id,
         state.chain_key.iteration(),
         state.chain_key.key().clone(),
-        state.signing_public,
+        *state.verifying_key.public_key(),
     ))
 }
 
@@ -168,8 +168,8 @@ pub fn process_distribution_message<S: SenderKeyStore + ?Sized>(
     record.add_state(SenderKeyState {
         chain_id: message.chain_id(),
         chain_key: SenderChainKey::new(message.iteration(), message.chain_key().clone()),
-        signing_public: *message.signing_key(),
-        signing_private: None,
+        verifying_key: VerifyingKey::new(*message.signing_key()),
+        signing_key: None,
         skipped: VecDeque::new(),
     });
     store.save_sender_key(sender, message.distribution_id(), record)?;
@@ -188,10 +188,7 @@ pub fn encrypt<S: SenderKeyStore + ?Sized, R: CryptoRng + ?Sized>(
         .sender_key(sender, &distribution_id)?
         .ok_or(GroupEncryptError::NoSenderKey)?;
     let state = record.newest_mut().ok_or(GroupEncryptError::NoSenderKey)?;
-    let signing = state
-        .signing_private
-        .as_ref()
-        .ok_or(GroupEncryptError::NoSenderKey)?;
+    let signing = state.signing_key.as_ref().ok_or(GroupEncryptError::NoSenderKey)?;
     let key = state
         .chain_key
         .message_key()
@@ -224,7 +221,7 @@ pub fn decrypt<S: SenderKeyStore + ?Sized>(
     let state = record
         .by_chain_id_mut(message.chain_id())
         .ok_or(GroupDecryptError::NoSenderKey)?;
-    if !message.verify_signature(&state.signing_public) {
+    if !message.verify_signature(&state.verifying_key) {
         return Err(GroupDecryptError::BadSignature);
     }
     let (key, change) = state.plan(message.iteration())?;

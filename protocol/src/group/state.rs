@@ -5,24 +5,26 @@ use std::collections::VecDeque;
 use super::GroupDecryptError;
 use super::chain_key::{SenderChainKey, SenderMessageKey};
 use crate::consts::{MAX_GROUP_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_SENDER_KEY_STATES};
-use crate::crypto::{PrivateKey, PublicKey};
+use crate::crypto::{SigningKey, VerifyingKey};
 
 /// A sender chain: its id, position, the sender's signing key (with the private half only on the
-/// sender's own device) and keys of skipped messages (oldest first).
+/// sender's own device), and the chain keys at skipped iterations (oldest first). Keeping the
+/// chain key rather than the derived message key makes a jump ahead cost one HMAC per skipped
+/// message; the HKDF runs only for a skipped message that actually arrives.
 #[derive(Clone, Debug)]
 pub(crate) struct SenderKeyState {
     pub(crate) chain_id: u32,
     pub(crate) chain_key: SenderChainKey,
-    pub(crate) signing_public: PublicKey,
-    pub(crate) signing_private: Option<PrivateKey>,
-    pub(crate) skipped: VecDeque<SenderMessageKey>,
+    pub(crate) verifying_key: VerifyingKey,
+    pub(crate) signing_key: Option<SigningKey>,
+    pub(crate) skipped: VecDeque<SenderChainKey>,
 }
 
 /// How a successful decrypt changes a state, computed before anything changes.
 pub(crate) enum ChainChange {
     UsedSkipped(u32),
     Advanced {
-        skipped: Vec<SenderMessageKey>,
+        skipped: Vec<SenderChainKey>,
         next: SenderChainKey,
     },
 }
@@ -32,12 +34,13 @@ impl SenderKeyState {
     pub(crate) fn plan(&self, iteration: u32) -> Result<(SenderMessageKey, ChainChange), GroupDecryptError> {
         let current = self.chain_key.iteration();
         if iteration < current {
-            let key = self
+            let chain = self
                 .skipped
                 .iter()
                 .find(|k| k.iteration() == iteration)
                 .ok_or(GroupDecryptError::Duplicate)?;
-            return Ok((key.clone(), ChainChange::UsedSkipped(iteration)));
+            let key = chain.message_key().ok_or(GroupDecryptError::TooFarAhead)?;
+            return Ok((key, ChainChange::UsedSkipped(iteration)));
         }
         if iteration - current > MAX_GROUP_FORWARD_JUMPS {
             return Err(GroupDecryptError::TooFarAhead);
@@ -47,7 +50,7 @@ impl SenderKeyState {
         let mut passed = Vec::new();
         while chain.iteration() < iteration {
             if chain.iteration() >= keep_from {
-                passed.push(chain.message_key().ok_or(GroupDecryptError::TooFarAhead)?);
+                passed.push(chain.clone());
             }
             chain = chain.next().ok_or(GroupDecryptError::TooFarAhead)?;
         }
@@ -121,7 +124,10 @@ impl SenderKeyRecord {
         let existing = self
             .states
             .iter()
-            .position(|s| s.chain_id == state.chain_id && s.signing_public == state.signing_public)
+            .position(|s| {
+                s.chain_id == state.chain_id
+                    && s.verifying_key.public_key() == state.verifying_key.public_key()
+            })
             .and_then(|i| self.states.remove(i));
         self.states.retain(|s| s.chain_id != state.chain_id);
         while self.states.len() >= MAX_SENDER_KEY_STATES {

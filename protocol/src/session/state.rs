@@ -24,13 +24,15 @@ pub(crate) struct SenderChain {
     pub(crate) chain_key: ChainKey,
 }
 
-/// A receiving chain: the peer's ratchet key, the chain's next position, and keys of messages
-/// of this chain that were skipped (oldest first).
+/// A receiving chain: the peer's ratchet key, the chain's next position, and the chain keys at
+/// the positions of skipped messages (oldest first). The chain key is kept rather than the
+/// derived message keys, so a jump ahead costs one HMAC per skipped message; the HKDF runs only
+/// for a skipped message that actually arrives.
 #[derive(Clone, Debug)]
 pub(crate) struct ReceiverChain {
     pub(crate) ratchet_key: PublicKey,
     pub(crate) chain_key: ChainKey,
-    pub(crate) skipped: VecDeque<MessageKeys>,
+    pub(crate) skipped: VecDeque<ChainKey>,
 }
 
 /// What the initiator repeats in every message until the responder answers: the X3DH
@@ -99,10 +101,7 @@ enum ChainChange {
     /// A stored skipped key was used: remove it.
     UsedSkipped { counter: u32 },
     /// The chain moved forward: keep these skipped keys and set the chain's next position.
-    Advanced {
-        skipped: Vec<MessageKeys>,
-        next: ChainKey,
-    },
+    Advanced { skipped: Vec<ChainKey>, next: ChainKey },
 }
 
 /// Everything a successful decryption changes, computed before anything is changed.
@@ -222,7 +221,7 @@ impl SessionState {
             .find(|c| c.ratchet_key == plan.their_ratchet_key)
         {
             match plan.chain {
-                ChainChange::UsedSkipped { counter } => chain.skipped.retain(|k| k.counter() != counter),
+                ChainChange::UsedSkipped { counter } => chain.skipped.retain(|k| k.index() != counter),
                 ChainChange::Advanced { skipped, next } => {
                     chain.skipped.extend(skipped);
                     while chain.skipped.len() > MAX_MESSAGE_KEYS {
@@ -274,18 +273,19 @@ impl SessionState {
 /// Behind the chain's position: a stored skipped key, or [`DecryptError::Duplicate`] when there is
 /// none (already used, or dropped as too old). Ahead: step forward, keeping the keys of the
 /// positions passed over (only the newest [`MAX_MESSAGE_KEYS`]; older ones would be dropped on
-/// apply anyway, so their HKDF is not even computed).
+/// apply anyway).
 fn message_keys_for(
     chain_key: &ChainKey,
-    skipped: Option<&VecDeque<MessageKeys>>,
+    skipped: Option<&VecDeque<ChainKey>>,
     counter: u32,
 ) -> Result<(MessageKeys, ChainChange), DecryptError> {
     let index = chain_key.index();
     if counter < index {
-        let keys = skipped
-            .and_then(|s| s.iter().find(|k| k.counter() == counter))
+        let chain = skipped
+            .and_then(|s| s.iter().find(|k| k.index() == counter))
             .ok_or(DecryptError::Duplicate)?;
-        return Ok((keys.clone(), ChainChange::UsedSkipped { counter }));
+        let keys = chain.message_keys().map_err(|_| DecryptError::TooFarAhead)?;
+        return Ok((keys, ChainChange::UsedSkipped { counter }));
     }
     if counter - index > MAX_FORWARD_JUMPS {
         return Err(DecryptError::TooFarAhead);
@@ -295,7 +295,7 @@ fn message_keys_for(
     let mut passed = Vec::new();
     while chain.index() < counter {
         if chain.index() >= keep_from {
-            passed.push(chain.message_keys().map_err(|_| DecryptError::TooFarAhead)?);
+            passed.push(chain.clone());
         }
         chain = chain.next().ok_or(DecryptError::TooFarAhead)?;
     }

@@ -12,7 +12,7 @@ use rand_core::CryptoRng;
 use super::proto::SenderKeyMessageProto;
 use super::strict::{WireType, check_fields};
 use super::{VERSION_BYTE, WireError, split_version};
-use crate::crypto::{PrivateKey, PublicKey, SIGNATURE_LENGTH};
+use crate::crypto::{SIGNATURE_LENGTH, SigningKey, VerifyingKey};
 
 /// A parsed `SenderKeyMessage` (signature not yet checked: the receiver's state holds the key).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl SenderKeyMessage {
         chain_id: u32,
         iteration: u32,
         ciphertext: Vec<u8>,
-        signing_key: &PrivateKey,
+        signing_key: &SigningKey,
         rng: &mut R,
     ) -> Self {
         let body = SenderKeyMessageProto {
@@ -87,7 +87,7 @@ impl SenderKeyMessage {
     }
 
     /// Checks the signature by the sender's signing key.
-    pub(crate) fn verify_signature(&self, signing_key: &PublicKey) -> bool {
+    pub(crate) fn verify_signature(&self, signing_key: &VerifyingKey) -> bool {
         let split = self.serialized.len().saturating_sub(SIGNATURE_LENGTH);
         let (signed, signature) = self.serialized.split_at(split);
         signing_key.verify(signed, signature).is_ok()
