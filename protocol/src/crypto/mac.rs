@@ -25,6 +25,34 @@ fn keyed(key: &[u8]) -> HmacSha256 {
     <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length")
 }
 
+/// An HMAC-SHA256 key with its inner and outer pads computed once, for several MACs under the
+/// same key (a chain key gives both the next chain key and a message-key seed). The keyed state
+/// is zeroized on drop.
+#[derive(Clone)]
+pub struct HmacKey(HmacSha256);
+
+impl HmacKey {
+    /// Keys HMAC-SHA256 with `key`.
+    pub fn new(key: &[u8]) -> Self {
+        Self(keyed(key))
+    }
+
+    /// HMAC over the concatenation of `parts`.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl core::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HmacKey(redacted)")
+    }
+}
+
 /// HMAC-SHA256(key, message).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     hmac_sha256_parts(key, &[message])

@@ -19,6 +19,6 @@ pub use cipher::{
 pub use hash::{sha256, sha512};
 pub use kdf::{KdfError, hkdf_sha256, hkdf_sha256_into};
 pub use keys::{AgreementError, DJB_KEY_TYPE, KeyError, KeyPair, PrivateKey, PublicKey};
-pub use mac::{MacError, hmac_sha256, hmac_sha256_parts, verify_hmac_sha256};
+pub use mac::{HmacKey, MacError, hmac_sha256, hmac_sha256_parts, verify_hmac_sha256};
 pub use secret::Secret;
 pub use signature::{SIGNATURE_LENGTH, Signature, SignatureError, SigningKey, VerifyingKey};

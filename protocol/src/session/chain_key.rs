@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::message_keys::MessageKeys;
-use crate::crypto::{KdfError, Secret, hmac_sha256};
+use crate::crypto::{HmacKey, KdfError, Secret, hmac_sha256};
 
 /// HMAC input that derives a message-key seed from a chain key (libsignal v3).
 const MESSAGE_KEY_SEED: [u8; 1] = [0x01];
@@ -41,6 +41,22 @@ impl ChainKey {
     pub(crate) fn message_keys(&self) -> Result<MessageKeys, KdfError> {
         let seed = Secret::new(hmac_sha256(self.key.expose(), &MESSAGE_KEY_SEED));
         MessageKeys::derive(&seed, self.index)
+    }
+
+    /// The keys of the message at this position and the chain key one step on, keying HMAC
+    /// once for both. `None` once the 32-bit counter is exhausted.
+    pub(crate) fn step(&self) -> Option<(MessageKeys, Self)> {
+        let index = self.index.checked_add(1)?;
+        let hmac = HmacKey::new(self.key.expose());
+        let seed = Secret::new(hmac.mac(&[&MESSAGE_KEY_SEED]));
+        let keys = MessageKeys::derive(&seed, self.index).ok()?;
+        Some((
+            keys,
+            Self {
+                key: Secret::new(hmac.mac(&[&CHAIN_KEY_SEED])),
+                index,
+            },
+        ))
     }
 }
 

@@ -135,11 +135,11 @@ impl SessionState {
 
     /// Encrypts one message on the sending chain and steps the chain.
     pub(crate) fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage, EncryptError> {
-        let chain_key = &self.sender_chain.chain_key;
-        let next = chain_key.next().ok_or(EncryptError::ChainExhausted)?;
-        let keys = chain_key
-            .message_keys()
-            .map_err(|_| EncryptError::ChainExhausted)?;
+        let (keys, next) = self
+            .sender_chain
+            .chain_key
+            .step()
+            .ok_or(EncryptError::ChainExhausted)?;
         let ciphertext = aes256_cbc_encrypt(keys.cipher_key(), keys.iv(), plaintext);
         let message = SignalMessage::new(
             keys.mac_key().expose(),
@@ -299,8 +299,7 @@ fn message_keys_for(
         }
         chain = chain.next().ok_or(DecryptError::TooFarAhead)?;
     }
-    let keys = chain.message_keys().map_err(|_| DecryptError::TooFarAhead)?;
-    let next = chain.next().ok_or(DecryptError::TooFarAhead)?;
+    let (keys, next) = chain.step().ok_or(DecryptError::TooFarAhead)?;
     Ok((
         keys,
         ChainChange::Advanced {

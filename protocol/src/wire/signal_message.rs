@@ -40,13 +40,14 @@ impl SignalMessage {
             ratchet_key: Some(sender_ratchet_key.serialize().to_vec()),
             counter: Some(counter),
             previous_counter: Some(previous_counter),
-            ciphertext: Some(ciphertext.clone()),
+            ciphertext: Some(ciphertext),
         };
         let mut serialized = Vec::with_capacity(1 + body.encoded_len() + MAC_LENGTH);
         serialized.push(VERSION_BYTE);
         serialized.extend_from_slice(&body.encode_to_vec());
         let mac = compute_mac(mac_key, sender_identity, receiver_identity, &serialized);
         serialized.extend_from_slice(mac.get(..MAC_LENGTH).unwrap_or_default());
+        let ciphertext = body.ciphertext.unwrap_or_default();
         Self {
             sender_ratchet_key,
             counter,
