@@ -434,3 +434,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_prekey_message_claiming_another_identity_is_refused_even_for_a_known_session() {
+    let (mut a, mut b) = (device(12, false), device(13, true));
+    let bundle = b.bundle.clone();
+    session::process_prekey_bundle(&mut a.store, &bob(), &bundle, &mut a.rng).unwrap();
+    let first = send(&mut a, &bob(), b"one");
+    let second = send(&mut a, &bob(), b"two");
+    assert_eq!(receive(&mut b, &alice(), &first).unwrap(), b"one");
+    // The second PreKey message reuses Bob's session (same base key); swap the identity field,
+    // which that path does not authenticate, for someone else's key.
+    let real = a.store.identity_key_pair().unwrap().public.serialize();
+    let other = device(77, false)
+        .store
+        .identity_key_pair()
+        .unwrap()
+        .public
+        .serialize();
+    let at = second.1.windows(33).position(|w| w == real).unwrap();
+    let mut forged = second.1.clone();
+    forged[at..at + 33].copy_from_slice(&other);
+    let before = b.store.commits;
+    assert_eq!(
+        receive(&mut b, &alice(), &(MessageType::PreKey, forged)),
+        Err(DecryptError::UntrustedIdentity)
+    );
+    assert_eq!(b.store.commits, before);
+    assert_eq!(receive(&mut b, &alice(), &second).unwrap(), b"two");
+}

@@ -216,6 +216,12 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<u8>, DecryptError> {
     let message = PreKeySignalMessage::parse(bytes)?;
+    // As libsignal: the identity the message claims must be one we trust before anything else.
+    // (It is authenticated only when it goes into a new X3DH run; the check after decryption
+    // covers the session that actually decrypted.)
+    if !is_trusted(store.identity(address)?, message.identity_key()) {
+        return Err(DecryptError::UntrustedIdentity);
+    }
     let mut record = store.session(address)?.unwrap_or_default();
     let consumed_pre_key = if record.promote_matching_session(message.base_key()) {
         None
