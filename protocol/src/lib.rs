@@ -13,13 +13,18 @@
 //! - [`wire`]: the byte layouts of pairwise messages.
 //! - [`session`]: X3DH, the Double Ratchet, session records and prekeys.
 //! - [`group`]: sender keys (group messages).
+//! - [`account`]: account keys, signed device identities and device lists; which devices a peer
+//!   may encrypt to.
+//! - [`linking`]: the companion-linking flow (request → approval → linked device).
 //! - [`store`]: narrow store traits and the in-memory store.
 //! - [`consts`]: every bound, with its reason.
 
+pub mod account;
 pub mod address;
 pub mod consts;
 pub mod crypto;
 pub mod group;
+pub mod linking;
 pub mod session;
 pub mod store;
 pub mod wire;

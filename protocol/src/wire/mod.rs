@@ -20,7 +20,7 @@ pub(crate) mod proto;
 mod sender_key_distribution_message;
 mod sender_key_message;
 mod signal_message;
-mod strict;
+pub(crate) mod strict;
 
 pub use prekey_message::PreKeySignalMessage;
 pub use sender_key_distribution_message::SenderKeyDistributionMessage;
@@ -62,7 +62,7 @@ pub enum WireError {
 }
 
 /// Reads and checks the version byte; returns the rest.
-fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), WireError> {
+pub(crate) fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), WireError> {
     if bytes.len() > crate::consts::MAX_MESSAGE_BYTES {
         return Err(WireError::Malformed);
     }

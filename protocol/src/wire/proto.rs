@@ -77,3 +77,82 @@ pub struct SenderKeyMessageProto {
     #[prost(bytes = "vec", optional, tag = "4")]
     pub ciphertext: Option<Vec<u8>>,
 }
+
+/// `DeviceIdentity` (linking metadata): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeviceIdentityProto {
+    /// Field 1: the device id the primary assigned.
+    #[prost(uint32, optional, tag = "1")]
+    pub device_id: Option<u32>,
+    /// Field 2: when (ms since the Unix epoch).
+    #[prost(uint64, optional, tag = "2")]
+    pub timestamp: Option<u64>,
+    /// Field 3: the key index the primary assigned.
+    #[prost(uint32, optional, tag = "3")]
+    pub key_index: Option<u32>,
+}
+
+/// `SignedDeviceIdentity`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignedDeviceIdentityProto {
+    /// Field 1: serialized `DeviceIdentity`.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub details: Option<Vec<u8>>,
+    /// Field 2: the account key (32 bytes).
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub account_signature_key: Option<Vec<u8>>,
+    /// Field 3: the account's signature.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub account_signature: Option<Vec<u8>>,
+    /// Field 4: the device's signature.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub device_signature: Option<Vec<u8>>,
+}
+
+/// `SignedDeviceIdentityHmac`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignedDeviceIdentityHmacProto {
+    /// Field 1: serialized `SignedDeviceIdentity`.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub details: Option<Vec<u8>>,
+    /// Field 2: HMAC-SHA256(link secret, details).
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub hmac: Option<Vec<u8>>,
+    /// Field 3: the device id (unauthenticated copy).
+    #[prost(uint32, optional, tag = "3")]
+    pub device_id: Option<u32>,
+    /// Field 4: the key index (unauthenticated copy).
+    #[prost(uint32, optional, tag = "4")]
+    pub key_index: Option<u32>,
+    /// Field 5: the link request's reference.
+    #[prost(bytes = "vec", optional, tag = "5")]
+    pub reference: Option<Vec<u8>>,
+}
+
+/// `KeyIndexList`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KeyIndexListProto {
+    /// Field 1: when (ms since the Unix epoch).
+    #[prost(uint64, optional, tag = "1")]
+    pub timestamp: Option<u64>,
+    /// Field 2: the highest key index assigned.
+    #[prost(uint32, optional, tag = "2")]
+    pub current_index: Option<u32>,
+    /// Field 3: the valid key indexes (packed).
+    #[prost(uint32, repeated, packed = "true", tag = "3")]
+    pub valid_indexes: Vec<u32>,
+}
+
+/// `SignedKeyIndexList`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignedKeyIndexListProto {
+    /// Field 1: serialized `KeyIndexList`.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub details: Option<Vec<u8>>,
+    /// Field 2: the account's signature.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub account_signature: Option<Vec<u8>>,
+    /// Field 3: the account key (32 bytes).
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub account_signature_key: Option<Vec<u8>>,
+}

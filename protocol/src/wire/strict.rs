@@ -10,8 +10,10 @@ use super::WireError;
 /// The protobuf wire types tandem's messages use.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum WireType {
-    /// Wire type 0.
+    /// Wire type 0, holding a u32.
     Varint,
+    /// Wire type 0, holding a u64.
+    Varint64,
     /// Wire type 2.
     Bytes,
 }
@@ -29,10 +31,11 @@ pub(crate) fn check_fields(mut bytes: &[u8], allowed: &[(u32, WireType)]) -> Res
             2 => WireType::Bytes,
             _ => return Err(WireError::Malformed),
         };
-        match allowed.iter().find(|(t, _)| *t == tag) {
-            Some((_, expected)) if *expected == wire => {}
+        let wire = match allowed.iter().find(|(t, _)| *t == tag) {
+            Some((_, WireType::Varint64)) if wire == WireType::Varint => WireType::Varint64,
+            Some((_, expected)) if *expected == wire => wire,
             _ => return Err(WireError::Malformed),
-        }
+        };
         let bit = 1u64.checked_shl(tag).ok_or(WireError::Malformed)?;
         if seen & bit != 0 {
             return Err(WireError::Malformed);
@@ -42,6 +45,9 @@ pub(crate) fn check_fields(mut bytes: &[u8], allowed: &[(u32, WireType)]) -> Res
             WireType::Varint => {
                 let v = read_varint(&mut bytes)?;
                 u32::try_from(v).map_err(|_| WireError::Malformed)?;
+            }
+            WireType::Varint64 => {
+                read_varint(&mut bytes)?;
             }
             WireType::Bytes => {
                 let len = usize::try_from(read_varint(&mut bytes)?).map_err(|_| WireError::Malformed)?;
