@@ -12,11 +12,13 @@
 //! | `curve-signature` | `public` (33 bytes) and/or `private`, `message`, `signature`, optional `random` (64 bytes); invalid: `BadSignature` |
 //! | `curve-keygen` | `private`, `public` (raw) |
 //! | `session-transcript` | a recorded pairwise session, replayed (see the `session` module) |
+//! | `sender-key-transcript` | a recorded sender chain, replayed as a member (see the `group` module) |
 //!
 //! Byte strings are hex. Invalid cases pass only when the operation fails with exactly the named
 //! error (the Rust variant name).
 
 mod curve;
+mod group;
 mod primitives;
 mod session;
 
@@ -41,6 +43,7 @@ pub const KINDS: &[&str] = &[
     "curve-signature",
     "curve-keygen",
     "session-transcript",
+    "sender-key-transcript",
 ];
 
 /// Checks one case of the given kind: `Ok` when it behaves as the file says.
@@ -57,6 +60,7 @@ pub fn check(kind: &str, case: &Case) -> Result<(), String> {
         "curve-signature" => curve::signature(case),
         "curve-keygen" => curve::keygen(case),
         "session-transcript" => session::transcript(case),
+        "sender-key-transcript" => group::transcript(case),
         other => Err(format!("unknown kind `{other}`")),
     }
 }
