@@ -44,3 +44,14 @@ pub const MAX_SENDER_KEY_STATES: usize = 5;
 ///
 /// As for pairwise chains: a bound on the keys a receiver derives for one message.
 pub const MAX_GROUP_FORWARD_JUMPS: u32 = 25_000;
+
+/// Sent messages a client keeps for retries (per device).
+///
+/// A retry request names a message by id; only messages still held can be re-sent. Bounds
+/// memory; older messages cannot be healed by a retry.
+pub const MAX_SENT_MESSAGES: usize = 1_000;
+
+/// Retry requests per (device, message), both asked and served (WhatsApp gives up after 5).
+///
+/// Stops a device that can never decrypt (or a hostile one) from looping.
+pub const MAX_RETRIES: u32 = 5;

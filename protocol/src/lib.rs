@@ -16,11 +16,14 @@
 //! - [`account`]: account keys, signed device identities and device lists; which devices a peer
 //!   may encrypt to.
 //! - [`linking`]: the companion-linking flow (request → approval → linked device).
+//! - [`client`]: one device's client: fanout to every device, groups, retries; the in-memory
+//!   relay.
 //! - [`store`]: narrow store traits and the in-memory store.
 //! - [`consts`]: every bound, with its reason.
 
 pub mod account;
 pub mod address;
+pub mod client;
 pub mod consts;
 pub mod crypto;
 pub mod group;

@@ -90,6 +90,10 @@ impl SessionStore for MemoryStore {
         self.sessions.insert(address.clone(), record);
         Ok(())
     }
+    fn remove_session(&mut self, address: &Address) -> Result<(), StoreError> {
+        self.sessions.remove(address);
+        Ok(())
+    }
 }
 
 impl SenderKeyStore for MemoryStore {

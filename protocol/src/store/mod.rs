@@ -54,6 +54,10 @@ pub trait SessionStore {
     fn session(&self, address: &Address) -> Result<Option<SessionRecord>, StoreError>;
     /// Stores the record for `address`.
     fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError>;
+    /// Deletes every session with `address` (the device left its account's device list).
+    fn remove_session(&mut self, address: &Address) -> Result<(), StoreError> {
+        self.save_session(address, SessionRecord::new())
+    }
 }
 
 /// Sender-key chains per (sender device, distribution id).

@@ -156,3 +156,91 @@ pub struct SignedKeyIndexListProto {
     #[prost(bytes = "vec", optional, tag = "3")]
     pub account_signature_key: Option<Vec<u8>>,
 }
+
+/// `Content`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContentProto {
+    /// Field 1: a message.
+    #[prost(message, optional, tag = "1")]
+    pub data_message: Option<DataMessageProto>,
+    /// Field 2: a copy of a message we sent, for our other devices.
+    #[prost(message, optional, tag = "2")]
+    pub sent_copy: Option<SentCopyProto>,
+    /// Field 3: a sender key for a group.
+    #[prost(message, optional, tag = "3")]
+    pub distribution: Option<SenderKeyDistributionProto>,
+}
+
+/// `DataMessage`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DataMessageProto {
+    /// Field 1: message id.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub id: Option<Vec<u8>>,
+    /// Field 2: timestamp.
+    #[prost(uint64, optional, tag = "2")]
+    pub timestamp: Option<u64>,
+    /// Field 3: body.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub body: Option<Vec<u8>>,
+    /// Field 4: group id.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub group_id: Option<Vec<u8>>,
+}
+
+/// `SentCopy`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SentCopyProto {
+    /// Field 1: the destination account.
+    #[prost(string, optional, tag = "1")]
+    pub destination: Option<String>,
+    /// Field 2: the message.
+    #[prost(message, optional, tag = "2")]
+    pub message: Option<DataMessageProto>,
+}
+
+/// `SenderKeyDistribution`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderKeyDistributionProto {
+    /// Field 1: group id.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub group_id: Option<Vec<u8>>,
+    /// Field 2: serialized SenderKeyDistributionMessage.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub distribution_message: Option<Vec<u8>>,
+}
+
+/// `RetryRequest`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RetryRequestProto {
+    /// Field 1: the message that failed.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub message_id: Option<Vec<u8>>,
+    /// Field 2: how many retries so far.
+    #[prost(uint32, optional, tag = "2")]
+    pub retry_count: Option<u32>,
+    /// Field 3: requester's registration id.
+    #[prost(uint32, optional, tag = "3")]
+    pub registration_id: Option<u32>,
+    /// Field 4: requester's identity key.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub identity_key: Option<Vec<u8>>,
+    /// Field 5: signed prekey id.
+    #[prost(uint32, optional, tag = "5")]
+    pub signed_pre_key_id: Option<u32>,
+    /// Field 6: signed prekey.
+    #[prost(bytes = "vec", optional, tag = "6")]
+    pub signed_pre_key: Option<Vec<u8>>,
+    /// Field 7: signed prekey signature.
+    #[prost(bytes = "vec", optional, tag = "7")]
+    pub signed_pre_key_signature: Option<Vec<u8>>,
+    /// Field 8: one-time prekey id.
+    #[prost(uint32, optional, tag = "8")]
+    pub pre_key_id: Option<u32>,
+    /// Field 9: one-time prekey.
+    #[prost(bytes = "vec", optional, tag = "9")]
+    pub pre_key: Option<Vec<u8>>,
+    /// Field 10: the requester's signed device identity.
+    #[prost(bytes = "vec", optional, tag = "10")]
+    pub signed_identity: Option<Vec<u8>>,
+}

@@ -1,0 +1,159 @@
+//! What travels inside the encryption: messages, sent copies, sender keys; and retry requests.
+
+use prost::Message;
+
+use crate::crypto::PublicKey;
+use crate::session::PreKeyBundle;
+use crate::wire::proto::{
+    ContentProto, DataMessageProto, RetryRequestProto, SenderKeyDistributionProto, SentCopyProto,
+};
+
+/// A message as the application sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataMessage {
+    /// 16 random bytes chosen by the sender.
+    pub id: [u8; 16],
+    /// The sender's timestamp.
+    pub timestamp: u64,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The group, for group messages.
+    pub group_id: Option<[u8; 16]>,
+}
+
+/// The decrypted content of one envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Content {
+    Data(DataMessage),
+    SentCopy {
+        destination: String,
+        message: DataMessage,
+    },
+    Distribution {
+        group_id: [u8; 16],
+        message: Vec<u8>,
+    },
+}
+
+/// Decrypted bytes that are not a well-formed `Content`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BadContent;
+
+fn id16(v: Option<Vec<u8>>) -> Result<[u8; 16], BadContent> {
+    v.and_then(|v| v.try_into().ok()).ok_or(BadContent)
+}
+
+impl DataMessage {
+    fn to_proto(&self) -> DataMessageProto {
+        DataMessageProto {
+            id: Some(self.id.to_vec()),
+            timestamp: Some(self.timestamp),
+            body: Some(self.body.clone()),
+            group_id: self.group_id.map(|g| g.to_vec()),
+        }
+    }
+
+    fn from_proto(p: DataMessageProto) -> Result<Self, BadContent> {
+        Ok(Self {
+            id: id16(p.id)?,
+            timestamp: p.timestamp.ok_or(BadContent)?,
+            body: p.body.unwrap_or_default(),
+            group_id: p.group_id.map(|g| id16(Some(g))).transpose()?,
+        })
+    }
+}
+
+impl Content {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let proto = match self {
+            Self::Data(m) => ContentProto {
+                data_message: Some(m.to_proto()),
+                ..Default::default()
+            },
+            Self::SentCopy { destination, message } => ContentProto {
+                sent_copy: Some(SentCopyProto {
+                    destination: Some(destination.clone()),
+                    message: Some(message.to_proto()),
+                }),
+                ..Default::default()
+            },
+            Self::Distribution { group_id, message } => ContentProto {
+                distribution: Some(SenderKeyDistributionProto {
+                    group_id: Some(group_id.to_vec()),
+                    distribution_message: Some(message.clone()),
+                }),
+                ..Default::default()
+            },
+        };
+        proto.encode_to_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, BadContent> {
+        let p = ContentProto::decode(bytes).map_err(|_| BadContent)?;
+        match (p.data_message, p.sent_copy, p.distribution) {
+            (Some(m), None, None) => Ok(Self::Data(DataMessage::from_proto(m)?)),
+            (None, Some(c), None) => Ok(Self::SentCopy {
+                destination: c.destination.ok_or(BadContent)?,
+                message: DataMessage::from_proto(c.message.ok_or(BadContent)?)?,
+            }),
+            (None, None, Some(d)) => Ok(Self::Distribution {
+                group_id: id16(d.group_id)?,
+                message: d.distribution_message.ok_or(BadContent)?,
+            }),
+            _ => Err(BadContent),
+        }
+    }
+}
+
+/// A request from a device that could not decrypt a message: fresh key material to build a new
+/// session with it, and its signed device identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RetryRequest {
+    pub(crate) message_id: [u8; 16],
+    pub(crate) retry_count: u32,
+    pub(crate) bundle: PreKeyBundle,
+    pub(crate) signed_identity: Option<Vec<u8>>,
+}
+
+impl RetryRequest {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let b = &self.bundle;
+        RetryRequestProto {
+            message_id: Some(self.message_id.to_vec()),
+            retry_count: Some(self.retry_count),
+            registration_id: Some(b.registration_id),
+            identity_key: Some(b.identity_key.serialize().to_vec()),
+            signed_pre_key_id: Some(b.signed_pre_key_id),
+            signed_pre_key: Some(b.signed_pre_key.serialize().to_vec()),
+            signed_pre_key_signature: Some(b.signed_pre_key_signature.clone()),
+            pre_key_id: b.pre_key.map(|(id, _)| id),
+            pre_key: b.pre_key.map(|(_, k)| k.serialize().to_vec()),
+            signed_identity: self.signed_identity.clone(),
+        }
+        .encode_to_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8], device_id: u32) -> Result<Self, BadContent> {
+        let p = RetryRequestProto::decode(bytes).map_err(|_| BadContent)?;
+        let key = |k: Option<Vec<u8>>| PublicKey::deserialize(&k.ok_or(BadContent)?).map_err(|_| BadContent);
+        let pre_key = match (p.pre_key_id, p.pre_key) {
+            (Some(id), Some(k)) => Some((id, key(Some(k))?)),
+            (None, None) => None,
+            _ => return Err(BadContent),
+        };
+        Ok(Self {
+            message_id: id16(p.message_id)?,
+            retry_count: p.retry_count.ok_or(BadContent)?,
+            bundle: PreKeyBundle {
+                registration_id: p.registration_id.ok_or(BadContent)?,
+                device_id,
+                pre_key,
+                signed_pre_key_id: p.signed_pre_key_id.ok_or(BadContent)?,
+                signed_pre_key: key(p.signed_pre_key)?,
+                signed_pre_key_signature: p.signed_pre_key_signature.ok_or(BadContent)?,
+                identity_key: key(p.identity_key)?,
+            },
+            signed_identity: p.signed_identity,
+        })
+    }
+}

@@ -1,0 +1,1038 @@
+//! One device's client: sends (fanout to every device of the recipient and to our own other
+//! devices), receives, groups with sender keys, retries. Sans-IO: calls take the directory, the
+//! caller's RNG and the time, and return envelopes for the caller to hand to the server.
+
+mod content;
+mod directory;
+mod envelope;
+mod padding;
+mod relay;
+
+pub use content::DataMessage;
+pub use directory::{AccountDevices, Directory, DirectoryError};
+pub use envelope::{Envelope, EnvelopeKind};
+pub use padding::{BadPadding, PADDING_BLOCK, pad, unpad};
+pub use relay::{DeviceUpload, MemoryRelay};
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use rand_core::CryptoRng;
+
+use self::content::{Content, RetryRequest};
+use crate::account::{
+    AccountView, DEFAULT_DEVICE_LIST_LIFETIME_MS, DeviceListError, DeviceRefusal, DeviceSet, TrustedDevice,
+    verify_devices,
+};
+use crate::address::Address;
+use crate::consts::{MAX_RETRIES, MAX_SENT_MESSAGES};
+use crate::crypto::{KeyPair, PublicKey};
+use crate::group;
+use crate::linking::{Approval, LinkError, LinkRequest, LinkedDevice, PendingLink, PrimaryAccount};
+use crate::session::{self, DecryptError, PreKeyBundle, PreKeyRecord, SignedPreKeyRecord};
+use crate::store::{IdentityStore, MemoryStore, PreKeyStore, SessionStore, SignedPreKeyStore};
+use crate::wire::SenderKeyMessage;
+
+/// A conversation: with one account, or a group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Conversation {
+    /// 1:1 with this account.
+    Direct(String),
+    /// A group.
+    Group([u8; 16]),
+}
+
+/// What happened for one device during a send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceOutcome {
+    /// Encrypted on an existing session.
+    Encrypted,
+    /// A new session was built from the device's prekey bundle first.
+    NewSession,
+    /// Not encrypted to: the device failed verification.
+    Refused(DeviceRefusal),
+    /// Not encrypted to: something else failed (no bundle, a key the directory swapped…).
+    Failed(String),
+}
+
+/// The result of a send.
+#[derive(Clone, Debug)]
+pub struct SendReport {
+    /// The message id.
+    pub message_id: [u8; 16],
+    /// The envelopes to hand to the server.
+    pub envelopes: Vec<Envelope>,
+    /// Per device: what happened.
+    pub devices: Vec<(Address, DeviceOutcome)>,
+}
+
+/// What a received envelope was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Received {
+    /// A message for us (1:1, or group when `message.group_id` is set).
+    Message {
+        /// The sending device.
+        from: Address,
+        /// The message.
+        message: DataMessage,
+    },
+    /// A message one of our own other devices sent, so this device shows it too.
+    SentCopy {
+        /// Our device that sent it.
+        from: Address,
+        /// The conversation it was sent to.
+        conversation: Conversation,
+        /// The message.
+        message: DataMessage,
+    },
+    /// A sender key for a group (nothing to show).
+    GroupKey {
+        /// The sending device.
+        from: Address,
+        /// The group.
+        group_id: [u8; 16],
+    },
+    /// We re-sent a message to a device that asked (the reply is in `replies`).
+    RetryServed {
+        /// The device that asked.
+        to: Address,
+        /// The message.
+        message_id: [u8; 16],
+    },
+    /// Already received: ignore.
+    Duplicate,
+    /// Could not be read; a retry request may be in `replies`.
+    Failed(ReceiveFailure),
+}
+
+/// Why an envelope could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiveFailure {
+    /// The sending device is not a verified device of its account.
+    UnverifiedSender,
+    /// Decryption failed.
+    Decrypt(DecryptError),
+    /// Group decryption failed.
+    GroupDecrypt(group::GroupDecryptError),
+    /// The content is malformed or badly padded.
+    BadContent,
+    /// A sent copy or group message from someone not entitled to send it.
+    NotAllowed,
+    /// A retry request that is malformed, over the bound, not signed by the device, or for a
+    /// message we no longer hold.
+    BadRetry,
+    /// The directory could not be asked.
+    Directory(DirectoryError),
+}
+
+/// The result of receiving one envelope.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// What the envelope was.
+    pub received: Received,
+    /// Envelopes to send back (retry requests, re-sent messages).
+    pub replies: Vec<Envelope>,
+}
+
+/// Why a send could not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The directory failed.
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    /// The account's device list is signed by a new account key (re-registration, or a forged
+    /// list): accept it with [`Client::accept_account_key`] after asking the user.
+    #[error("the account key of {0} changed")]
+    AccountKeyChanged(String),
+    /// The account's device list does not verify.
+    #[error("bad device list for {0}: {1}")]
+    BadDeviceList(String, DeviceListError),
+    /// No such group.
+    #[error("unknown group")]
+    UnknownGroup,
+    /// Only the primary device can do this.
+    #[error("only the primary device can do this")]
+    NotPrimary,
+    /// A linking step failed.
+    #[error("linking: {0}")]
+    Link(#[from] LinkError),
+    /// The local store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+enum Role {
+    Primary(Box<PrimaryAccount>),
+    Companion(Box<LinkedDevice>),
+}
+
+struct KnownAccount {
+    view: AccountView,
+    trusted: Vec<TrustedDevice>,
+}
+
+struct Group {
+    members: BTreeSet<String>,
+    /// Devices that hold our current sender key for this group.
+    has_key: BTreeSet<Address>,
+    rotate: bool,
+}
+
+struct SentMessage {
+    conversation: Conversation,
+    message: DataMessage,
+}
+
+/// One device of an account.
+pub struct Client {
+    address: Address,
+    identity: KeyPair,
+    store: MemoryStore,
+    role: Role,
+    registration_id: u32,
+    signed_pre_key_id: u32,
+    next_pre_key_id: u32,
+    accounts: HashMap<String, KnownAccount>,
+    groups: HashMap<[u8; 16], Group>,
+    sent: VecDeque<([u8; 16], SentMessage)>,
+    retries_asked: HashMap<(Address, [u8; 16]), u32>,
+    retries_served: HashMap<(Address, [u8; 16]), u32>,
+    list_lifetime_ms: u64,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A companion waiting for the primary's approval.
+#[derive(Debug)]
+pub struct PendingClient {
+    name: String,
+    pending: PendingLink,
+}
+
+impl PendingClient {
+    /// The QR payload to show the primary.
+    pub fn qr_payload(&self) -> String {
+        self.pending.request().to_qr_payload()
+    }
+
+    /// Completes linking with the primary's approval message.
+    pub fn finish<R: CryptoRng + ?Sized>(&self, approval: &[u8], rng: &mut R) -> Result<Client, ClientError> {
+        let linked = self.pending.complete(approval, rng)?;
+        let address = Address::new(self.name.clone(), linked.device_id());
+        let identity = linked.identity().clone();
+        let account_key = *linked.account_key();
+        let mut client = Client::with_role(address, identity, Role::Companion(Box::new(linked)), rng);
+        client.accounts.insert(
+            self.name.clone(),
+            KnownAccount {
+                view: AccountView::new(account_key),
+                trusted: Vec::new(),
+            },
+        );
+        Ok(client)
+    }
+}
+
+fn store_err(e: impl core::fmt::Display) -> ClientError {
+    ClientError::Store(e.to_string())
+}
+
+impl Client {
+    fn with_role<R: CryptoRng + ?Sized>(
+        address: Address,
+        identity: KeyPair,
+        role: Role,
+        rng: &mut R,
+    ) -> Self {
+        let registration_id = session::generate_registration_id(rng);
+        let mut store = MemoryStore::new(identity.clone(), registration_id);
+        let signed = SignedPreKeyRecord::generate(1, &identity, 0, rng);
+        // Infallible for the memory store.
+        let _ = store.save_signed_pre_key(signed);
+        Self {
+            address,
+            identity,
+            store,
+            role,
+            registration_id,
+            signed_pre_key_id: 1,
+            next_pre_key_id: 1,
+            accounts: HashMap::new(),
+            groups: HashMap::new(),
+            sent: VecDeque::new(),
+            retries_asked: HashMap::new(),
+            retries_served: HashMap::new(),
+            list_lifetime_ms: DEFAULT_DEVICE_LIST_LIFETIME_MS,
+        }
+    }
+
+    /// A new account's primary device (device 0); its identity key is the account key.
+    pub fn new_primary<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> Self {
+        let identity = KeyPair::generate(rng);
+        let primary = PrimaryAccount::new(identity.clone(), now, rng);
+        let mut client = Self::with_role(
+            Address::new(name, 0),
+            identity.clone(),
+            Role::Primary(Box::new(primary)),
+            rng,
+        );
+        client.accounts.insert(
+            name.to_string(),
+            KnownAccount {
+                view: AccountView::new(identity.public),
+                trusted: Vec::new(),
+            },
+        );
+        client
+    }
+
+    /// Starts linking a new companion device of account `name`.
+    pub fn begin_link<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> PendingClient {
+        PendingClient {
+            name: name.to_string(),
+            pending: PendingLink::new(KeyPair::generate(rng), now, rng),
+        }
+    }
+
+    /// The primary approves a companion from its QR payload; publish the returned device list.
+    pub fn approve_link<R: CryptoRng + ?Sized>(
+        &mut self,
+        qr: &str,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Approval, ClientError> {
+        let Role::Primary(primary) = &mut self.role else {
+            return Err(ClientError::NotPrimary);
+        };
+        let request = LinkRequest::from_qr_payload(qr)?;
+        Ok(primary.approve(&request, now, rng)?)
+    }
+
+    /// The primary unlinks a companion; publish the returned device list.
+    pub fn unlink<R: CryptoRng + ?Sized>(
+        &mut self,
+        device_id: u32,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, ClientError> {
+        let Role::Primary(primary) = &mut self.role else {
+            return Err(ClientError::NotPrimary);
+        };
+        Ok(primary.unlink(device_id, now, rng)?.serialize().to_vec())
+    }
+
+    /// The primary's current signed device list.
+    pub fn device_list(&self) -> Option<&[u8]> {
+        match &self.role {
+            Role::Primary(p) => Some(p.device_list().serialize()),
+            Role::Companion(_) => None,
+        }
+    }
+
+    /// This device's address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The device's stores (for inspection, migration, or simulating loss in tests).
+    pub fn store_mut(&mut self) -> &mut MemoryStore {
+        &mut self.store
+    }
+
+    /// This device's identity key.
+    pub fn identity_key(&self) -> &PublicKey {
+        &self.identity.public
+    }
+
+    /// Whether a served device list still lists this (companion) device.
+    pub fn link_status(&self, signed_list: &[u8]) -> Option<crate::linking::LinkStatus> {
+        match &self.role {
+            Role::Companion(linked) => linked.status(signed_list).ok(),
+            Role::Primary(_) => Some(crate::linking::LinkStatus::Linked),
+        }
+    }
+
+    /// What this device publishes: its keys and `count` fresh one-time prekeys.
+    pub fn upload<R: CryptoRng + ?Sized>(
+        &mut self,
+        count: u32,
+        rng: &mut R,
+    ) -> Result<DeviceUpload, ClientError> {
+        let signed = self
+            .store
+            .signed_pre_key(self.signed_pre_key_id)
+            .map_err(store_err)?
+            .ok_or(ClientError::Store("no signed prekey".into()))?;
+        let mut one_time = Vec::new();
+        for _ in 0..count {
+            let record = PreKeyRecord::generate(self.next_pre_key_id, rng);
+            self.next_pre_key_id += 1;
+            one_time.push((record.id, record.key_pair.public));
+            self.store.save_pre_key(record).map_err(store_err)?;
+        }
+        Ok(DeviceUpload {
+            address: self.address.clone(),
+            registration_id: self.registration_id,
+            identity_key: self.identity.public,
+            signed_pre_key: (
+                signed.id,
+                signed.key_pair.public,
+                signed.signature.to_bytes().to_vec(),
+            ),
+            one_time_pre_keys: one_time,
+            signed_identity: self.signed_identity(),
+        })
+    }
+
+    fn signed_identity(&self) -> Option<Vec<u8>> {
+        match &self.role {
+            Role::Companion(linked) => Some(linked.signed_identity().serialize().to_vec()),
+            Role::Primary(_) => None,
+        }
+    }
+
+    /// Accepts a new account key for `account` (after a re-registration the user confirmed).
+    pub fn accept_account_key(&mut self, account: &str, key: PublicKey) {
+        self.accounts.insert(
+            account.to_string(),
+            KnownAccount {
+                view: AccountView::new(key),
+                trusted: Vec::new(),
+            },
+        );
+    }
+
+    /// Sets how long a device list stays valid for companions.
+    pub fn set_device_list_lifetime(&mut self, ms: u64) {
+        self.list_lifetime_ms = ms;
+    }
+
+    /// The verified devices of `account`, refreshed from the directory. Sessions with devices
+    /// that left the list are removed.
+    pub fn refresh_devices<D: Directory + ?Sized>(
+        &mut self,
+        directory: &D,
+        account: &str,
+        now: u64,
+    ) -> Result<DeviceSet, ClientError> {
+        let served = directory.devices(account)?;
+        let known = match self.accounts.remove(account) {
+            Some(k) => k,
+            None => {
+                // First contact: trust on first use of the account key, which must be the
+                // primary's identity key.
+                let primary = served
+                    .devices
+                    .iter()
+                    .find(|d| d.device_id == 0)
+                    .ok_or(DirectoryError::NotFound)?;
+                KnownAccount {
+                    view: AccountView::new(primary.identity_key),
+                    trusted: Vec::new(),
+                }
+            }
+        };
+        let mut known = known;
+        let result = match known.view.update(&served.signed_list) {
+            Ok(_) | Err(DeviceListError::Rollback) => Ok(()),
+            Err(DeviceListError::AccountKeyChanged) => {
+                Err(ClientError::AccountKeyChanged(account.to_string()))
+            }
+            Err(e) => Err(ClientError::BadDeviceList(account.to_string(), e)),
+        };
+        if let Err(e) = result {
+            self.accounts.insert(account.to_string(), known);
+            return Err(e);
+        }
+        let Some(list) = known.view.list() else {
+            self.accounts.insert(account.to_string(), known);
+            return Err(ClientError::BadDeviceList(
+                account.to_string(),
+                DeviceListError::Malformed,
+            ));
+        };
+        let set = verify_devices(list, &served.devices, now, self.list_lifetime_ms);
+        // Sessions with devices that are no longer trusted go (unlinked, re-keyed, expired).
+        for old in &known.trusted {
+            let still = set
+                .trusted
+                .iter()
+                .any(|t| t.device_id == old.device_id && t.identity_key == old.identity_key);
+            if !still {
+                let _ = self.store.remove_session(&Address::new(account, old.device_id));
+            }
+        }
+        known.trusted = set.trusted.clone();
+        self.accounts.insert(account.to_string(), known);
+        Ok(set)
+    }
+
+    /// Makes sure we have a session with a verified device, building one from its bundle.
+    fn ensure_session<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        device: &TrustedDevice,
+        account: &str,
+        rng: &mut R,
+    ) -> DeviceOutcome {
+        let address = Address::new(account, device.device_id);
+        let current = self.store.session(&address).ok().flatten();
+        if current
+            .as_ref()
+            .and_then(|r| r.current())
+            .is_some_and(|s| s.remote_identity() == &device.identity_key)
+        {
+            return DeviceOutcome::Encrypted;
+        }
+        let bundle = match directory.prekey_bundle(&address) {
+            Ok(b) => b,
+            Err(e) => return DeviceOutcome::Failed(e.to_string()),
+        };
+        self.build_session(&address, device, &bundle, rng)
+    }
+
+    fn build_session<R: CryptoRng + ?Sized>(
+        &mut self,
+        address: &Address,
+        device: &TrustedDevice,
+        bundle: &PreKeyBundle,
+        rng: &mut R,
+    ) -> DeviceOutcome {
+        if bundle.identity_key != device.identity_key {
+            return DeviceOutcome::Failed("the bundle's identity key is not the verified one".into());
+        }
+        // The device's key is vouched for by its account's signatures (or is the account key):
+        // a changed key is accepted here, as the verified device list says.
+        if self
+            .store
+            .identity(address)
+            .ok()
+            .flatten()
+            .is_some_and(|k| k != device.identity_key)
+        {
+            let _ = self.store.save_identity(address, &device.identity_key);
+        }
+        match session::process_prekey_bundle(&mut self.store, address, bundle, rng) {
+            Ok(()) => DeviceOutcome::NewSession,
+            Err(e) => DeviceOutcome::Failed(format!("{e:?}")),
+        }
+    }
+
+    /// Encrypts `content` for one verified device, building the session if needed.
+    fn encrypt_for<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        (account, device): (&str, &TrustedDevice),
+        content: &Content,
+        (message_id, now): ([u8; 16], u64),
+        rng: &mut R,
+    ) -> (DeviceOutcome, Option<Envelope>) {
+        let outcome = self.ensure_session(directory, device, account, rng);
+        if matches!(outcome, DeviceOutcome::Failed(_) | DeviceOutcome::Refused(_)) {
+            return (outcome, None);
+        }
+        let address = Address::new(account, device.device_id);
+        match session::encrypt(&mut self.store, &address, &pad(&content.encode())) {
+            Ok(m) => {
+                let kind = match m.message_type() {
+                    crate::wire::MessageType::PreKey => EnvelopeKind::PreKey,
+                    _ => EnvelopeKind::Whisper,
+                };
+                let envelope = Envelope {
+                    sender: self.address.clone(),
+                    recipient: address,
+                    kind,
+                    message_id,
+                    timestamp: now,
+                    payload: m.serialized().to_vec(),
+                };
+                (outcome, Some(envelope))
+            }
+            Err(e) => (DeviceOutcome::Failed(format!("{e:?}")), None),
+        }
+    }
+
+    fn remember(&mut self, id: [u8; 16], conversation: Conversation, message: DataMessage) {
+        self.sent.push_back((
+            id,
+            SentMessage {
+                conversation,
+                message,
+            },
+        ));
+        while self.sent.len() > MAX_SENT_MESSAGES {
+            self.sent.pop_front();
+        }
+    }
+
+    /// Sends `body` to `account`: one envelope per verified device of theirs, and a sent copy
+    /// per other verified device of ours.
+    pub fn send<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        account: &str,
+        body: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        let message = DataMessage {
+            id,
+            timestamp: now,
+            body: body.to_vec(),
+            group_id: None,
+        };
+        let mut report = SendReport {
+            message_id: id,
+            envelopes: Vec::new(),
+            devices: Vec::new(),
+        };
+        let own = self.address.name.clone();
+        let mut targets: Vec<(String, Content)> = vec![(account.to_string(), Content::Data(message.clone()))];
+        if account != own {
+            targets.push((
+                own.clone(),
+                Content::SentCopy {
+                    destination: account.to_string(),
+                    message: message.clone(),
+                },
+            ));
+        }
+        for (target, content) in targets {
+            let DeviceSet { trusted, refused } = self.refresh_devices(directory, &target, now)?;
+            for (device_id, why) in refused {
+                report.devices.push((
+                    Address::new(target.clone(), device_id),
+                    DeviceOutcome::Refused(why),
+                ));
+            }
+            for device in trusted {
+                if target == own && device.device_id == self.address.device_id {
+                    continue;
+                }
+                let (outcome, envelope) =
+                    self.encrypt_for(directory, (&target, &device), &content, (id, now), rng);
+                report
+                    .devices
+                    .push((Address::new(target.clone(), device.device_id), outcome));
+                report.envelopes.extend(envelope);
+            }
+        }
+        self.remember(id, Conversation::Direct(account.to_string()), message);
+        Ok(report)
+    }
+
+    /// Creates (or replaces the membership of) a group. Removing a member rotates our sender key
+    /// before our next message.
+    pub fn set_group_members(&mut self, group_id: [u8; 16], members: &[&str]) {
+        let members: BTreeSet<String> = members.iter().map(|m| m.to_string()).collect();
+        match self.groups.get_mut(&group_id) {
+            Some(g) => {
+                if g.members.iter().any(|m| !members.contains(m)) {
+                    g.rotate = true;
+                }
+                g.members = members;
+            }
+            None => {
+                self.groups.insert(
+                    group_id,
+                    Group {
+                        members,
+                        has_key: BTreeSet::new(),
+                        rotate: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Sends `body` to a group: our sender key goes (in pairwise envelopes) only to member
+    /// devices that lack it; the message is encrypted once and addressed to every member device.
+    pub fn send_group<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        group_id: [u8; 16],
+        body: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        let members: Vec<String> = self
+            .groups
+            .get(&group_id)
+            .ok_or(ClientError::UnknownGroup)?
+            .members
+            .iter()
+            .cloned()
+            .collect();
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        let mut report = SendReport {
+            message_id: id,
+            envelopes: Vec::new(),
+            devices: Vec::new(),
+        };
+        let mut targets: Vec<(String, TrustedDevice)> = Vec::new();
+        for member in &members {
+            let DeviceSet { trusted, refused } = self.refresh_devices(directory, member, now)?;
+            for (device_id, why) in refused {
+                report.devices.push((
+                    Address::new(member.clone(), device_id),
+                    DeviceOutcome::Refused(why),
+                ));
+            }
+            for d in trusted {
+                if !(member == &self.address.name && d.device_id == self.address.device_id) {
+                    targets.push((member.clone(), d));
+                }
+            }
+        }
+        let target_addresses: BTreeSet<Address> = targets
+            .iter()
+            .map(|(m, d)| Address::new(m.clone(), d.device_id))
+            .collect();
+        let group = self.groups.get_mut(&group_id).ok_or(ClientError::UnknownGroup)?;
+        // Rotate when a member left or a device that holds our key is no longer a target.
+        if group.rotate || group.has_key.iter().any(|a| !target_addresses.contains(a)) {
+            group::reset_own_sender_key(&mut self.store, &self.address, group_id).map_err(store_err)?;
+            group.has_key.clear();
+            group.rotate = false;
+        }
+        let lacking: Vec<(String, TrustedDevice)> = targets
+            .iter()
+            .filter(|(m, d)| !group.has_key.contains(&Address::new(m.clone(), d.device_id)))
+            .cloned()
+            .collect();
+        let distribution = group::create_distribution_message(&mut self.store, &self.address, group_id, rng)
+            .map_err(|e| store_err(format!("{e:?}")))?;
+        let content = Content::Distribution {
+            group_id,
+            message: distribution.serialized().to_vec(),
+        };
+        let mut delivered_key = Vec::new();
+        for (member, device) in &lacking {
+            let (outcome, envelope) = self.encrypt_for(directory, (member, device), &content, (id, now), rng);
+            if let Some(e) = envelope {
+                report.envelopes.push(e);
+                delivered_key.push(Address::new(member.clone(), device.device_id));
+            } else {
+                report
+                    .devices
+                    .push((Address::new(member.clone(), device.device_id), outcome));
+            }
+        }
+        if let Some(g) = self.groups.get_mut(&group_id) {
+            g.has_key.extend(delivered_key);
+        }
+        let message = DataMessage {
+            id,
+            timestamp: now,
+            body: body.to_vec(),
+            group_id: Some(group_id),
+        };
+        let sealed = group::encrypt(
+            &mut self.store,
+            &self.address,
+            group_id,
+            &pad(&Content::Data(message.clone()).encode()),
+            rng,
+        )
+        .map_err(|e| store_err(format!("{e:?}")))?;
+        let has_key = self
+            .groups
+            .get(&group_id)
+            .map(|g| g.has_key.clone())
+            .unwrap_or_default();
+        for address in target_addresses.into_iter().filter(|a| has_key.contains(a)) {
+            report.devices.push((address.clone(), DeviceOutcome::Encrypted));
+            report.envelopes.push(Envelope {
+                sender: self.address.clone(),
+                recipient: address,
+                kind: EnvelopeKind::SenderKey,
+                message_id: id,
+                timestamp: now,
+                payload: sealed.serialized().to_vec(),
+            });
+        }
+        self.remember(id, Conversation::Group(group_id), message);
+        Ok(report)
+    }
+
+    fn sender_is_trusted<D: Directory + ?Sized>(
+        &mut self,
+        directory: &D,
+        sender: &Address,
+        now: u64,
+    ) -> Result<Option<TrustedDevice>, ReceiveFailure> {
+        let known = self.accounts.get(&sender.name).and_then(|k| {
+            k.trusted
+                .iter()
+                .find(|t| t.device_id == sender.device_id)
+                .cloned()
+        });
+        if known.is_some() {
+            return Ok(known);
+        }
+        match self.refresh_devices(directory, &sender.name, now) {
+            Ok(set) => Ok(set.trusted.into_iter().find(|t| t.device_id == sender.device_id)),
+            Err(ClientError::Directory(e)) => Err(ReceiveFailure::Directory(e)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Receives one envelope addressed to this device.
+    pub fn receive<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        envelope: &Envelope,
+        now: u64,
+        rng: &mut R,
+    ) -> Receipt {
+        let mut replies = Vec::new();
+        let received = self.receive_inner(directory, envelope, now, rng, &mut replies);
+        Receipt { received, replies }
+    }
+
+    fn receive_inner<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        envelope: &Envelope,
+        now: u64,
+        rng: &mut R,
+        replies: &mut Vec<Envelope>,
+    ) -> Received {
+        let sender = envelope.sender.clone();
+        let device = match self.sender_is_trusted(directory, &sender, now) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Received::Failed(ReceiveFailure::UnverifiedSender),
+            Err(e) => return Received::Failed(e),
+        };
+        if envelope.kind == EnvelopeKind::RetryRequest {
+            return self.serve_retry(directory, envelope, &device, now, rng, replies);
+        }
+        let plaintext = match envelope.kind {
+            EnvelopeKind::SenderKey => {
+                let allowed = SenderKeyMessage::parse(&envelope.payload).ok().is_some_and(|m| {
+                    self.groups
+                        .get(m.distribution_id())
+                        .is_some_and(|g| g.members.contains(&sender.name))
+                });
+                if !allowed {
+                    return Received::Failed(ReceiveFailure::NotAllowed);
+                }
+                match group::decrypt(&mut self.store, &sender, &envelope.payload) {
+                    Ok(p) => p,
+                    Err(group::GroupDecryptError::Duplicate) => return Received::Duplicate,
+                    Err(e) => {
+                        replies.extend(self.retry_request(envelope, now, rng));
+                        return Received::Failed(ReceiveFailure::GroupDecrypt(e));
+                    }
+                }
+            }
+            _ => {
+                // The session's identity must be the verified one; a verified new key (a
+                // re-linked device) replaces the old.
+                if self
+                    .store
+                    .identity(&sender)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|k| k != device.identity_key)
+                {
+                    let _ = self.store.save_identity(&sender, &device.identity_key);
+                }
+                let result = if envelope.kind == EnvelopeKind::PreKey {
+                    session::decrypt_prekey_message(&mut self.store, &sender, &envelope.payload, rng)
+                } else {
+                    session::decrypt_message(&mut self.store, &sender, &envelope.payload, rng)
+                };
+                match result {
+                    Ok(p) => p,
+                    Err(DecryptError::Duplicate) => return Received::Duplicate,
+                    Err(e) => {
+                        replies.extend(self.retry_request(envelope, now, rng));
+                        return Received::Failed(ReceiveFailure::Decrypt(e));
+                    }
+                }
+            }
+        };
+        let Ok(content) = unpad(&plaintext)
+            .map_err(|_| ())
+            .and_then(|p| Content::decode(p).map_err(|_| ()))
+        else {
+            return Received::Failed(ReceiveFailure::BadContent);
+        };
+        self.handle_content(sender, envelope.kind, content)
+    }
+
+    fn handle_content(&mut self, from: Address, kind: EnvelopeKind, content: Content) -> Received {
+        match content {
+            Content::Data(message) => {
+                if let Some(g) = message.group_id {
+                    if !self
+                        .groups
+                        .get(&g)
+                        .is_some_and(|grp| grp.members.contains(&from.name))
+                    {
+                        return Received::Failed(ReceiveFailure::NotAllowed);
+                    }
+                } else if kind == EnvelopeKind::SenderKey {
+                    return Received::Failed(ReceiveFailure::NotAllowed);
+                }
+                Received::Message { from, message }
+            }
+            Content::SentCopy { destination, message } => {
+                if from.name != self.address.name || kind == EnvelopeKind::SenderKey {
+                    return Received::Failed(ReceiveFailure::NotAllowed);
+                }
+                let conversation = match message.group_id {
+                    Some(g) => Conversation::Group(g),
+                    None => Conversation::Direct(destination),
+                };
+                Received::SentCopy {
+                    from,
+                    conversation,
+                    message,
+                }
+            }
+            Content::Distribution { group_id, message } => {
+                let member = self
+                    .groups
+                    .get(&group_id)
+                    .is_some_and(|g| g.members.contains(&from.name));
+                let parsed = crate::wire::SenderKeyDistributionMessage::parse(&message);
+                match parsed {
+                    Ok(m)
+                        if member && kind != EnvelopeKind::SenderKey && m.distribution_id() == &group_id =>
+                    {
+                        if group::process_distribution_message(&mut self.store, &from, &m).is_err() {
+                            return Received::Failed(ReceiveFailure::BadContent);
+                        }
+                        Received::GroupKey { from, group_id }
+                    }
+                    Ok(_) => Received::Failed(ReceiveFailure::NotAllowed),
+                    Err(_) => Received::Failed(ReceiveFailure::BadContent),
+                }
+            }
+        }
+    }
+
+    /// A retry request for an envelope we could not read: fresh key material (a new one-time
+    /// prekey only for this), signed identity. At most `MAX_RETRIES` per message.
+    fn retry_request<R: CryptoRng + ?Sized>(
+        &mut self,
+        failed: &Envelope,
+        now: u64,
+        rng: &mut R,
+    ) -> Option<Envelope> {
+        let key = (failed.sender.clone(), failed.message_id);
+        let count = self.retries_asked.entry(key).or_insert(0);
+        if *count >= MAX_RETRIES {
+            return None;
+        }
+        *count += 1;
+        let retry_count = *count;
+        let signed = self.store.signed_pre_key(self.signed_pre_key_id).ok().flatten()?;
+        let one_time = PreKeyRecord::generate(self.next_pre_key_id, rng);
+        self.next_pre_key_id += 1;
+        let pre_key = (one_time.id, one_time.key_pair.public);
+        self.store.save_pre_key(one_time).ok()?;
+        let request = RetryRequest {
+            message_id: failed.message_id,
+            retry_count,
+            bundle: PreKeyBundle {
+                registration_id: self.registration_id,
+                device_id: self.address.device_id,
+                pre_key: Some(pre_key),
+                signed_pre_key_id: signed.id,
+                signed_pre_key: signed.key_pair.public,
+                signed_pre_key_signature: signed.signature.to_bytes().to_vec(),
+                identity_key: self.identity.public,
+            },
+            signed_identity: self.signed_identity(),
+        };
+        Some(Envelope {
+            sender: self.address.clone(),
+            recipient: failed.sender.clone(),
+            kind: EnvelopeKind::RetryRequest,
+            message_id: failed.message_id,
+            timestamp: now,
+            payload: request.encode(),
+        })
+    }
+
+    /// Serves a retry request from a verified device: a fresh session from the key material it
+    /// sent, and the message re-encrypted for that device only.
+    fn serve_retry<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        envelope: &Envelope,
+        device: &TrustedDevice,
+        now: u64,
+        rng: &mut R,
+        replies: &mut Vec<Envelope>,
+    ) -> Received {
+        let Ok(request) = RetryRequest::decode(&envelope.payload, envelope.sender.device_id) else {
+            return Received::Failed(ReceiveFailure::BadRetry);
+        };
+        let key = (envelope.sender.clone(), request.message_id);
+        let served = self.retries_served.entry(key).or_insert(0);
+        if *served >= MAX_RETRIES || request.message_id != envelope.message_id {
+            return Received::Failed(ReceiveFailure::BadRetry);
+        }
+        *served += 1;
+        // The key material must be the verified device's: its identity is vouched for by the
+        // account (device list and signed identity); the bundle's signature is checked when the
+        // session is built.
+        if request.bundle.identity_key != device.identity_key {
+            return Received::Failed(ReceiveFailure::BadRetry);
+        }
+        let Some(sent) = self
+            .sent
+            .iter()
+            .find(|(id, _)| id == &request.message_id)
+            .map(|(_, m)| (m.conversation.clone(), m.message.clone()))
+        else {
+            return Received::Failed(ReceiveFailure::BadRetry);
+        };
+        let to = envelope.sender.clone();
+        if let DeviceOutcome::Failed(_) = self.build_session(&to, device, &request.bundle, rng) {
+            return Received::Failed(ReceiveFailure::BadRetry);
+        }
+        let (conversation, message) = sent;
+        let content = match (&conversation, to.name == self.address.name) {
+            (Conversation::Direct(dest), true) => Content::SentCopy {
+                destination: dest.clone(),
+                message,
+            },
+            _ => Content::Data(message),
+        };
+        if let Conversation::Group(g) = &conversation {
+            // It lacked our sender key: it gets the current one with our next group message.
+            if let Some(group) = self.groups.get_mut(g) {
+                group.has_key.remove(&to);
+            }
+        }
+        let (_, reply) = self.encrypt_for(
+            directory,
+            (&to.name.clone(), device),
+            &content,
+            (request.message_id, now),
+            rng,
+        );
+        replies.extend(reply);
+        Received::RetryServed {
+            to,
+            message_id: request.message_id,
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Multi-device scenarios through the in-memory relay: every message to every device, sent
+//! copies, groups with sender-key distribution and rotation, unlinking, ghost devices, retries.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use tandem::Address;
+use tandem::account::DeviceRefusal;
+use tandem::client::{
+    Client, Conversation, DeviceOutcome, DeviceUpload, Envelope, MemoryRelay, ReceiveFailure, Received,
+};
+use tandem::crypto::KeyPair;
+use tandem::store::SessionStore;
+
+const T0: u64 = 1_760_000_000_000;
+
+struct World {
+    relay: MemoryRelay,
+    rng: ChaCha20Rng,
+    clients: BTreeMap<Address, Client>,
+    now: u64,
+}
+
+impl World {
+    fn new(seed: u64) -> Self {
+        Self {
+            relay: MemoryRelay::new(),
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            clients: BTreeMap::new(),
+            now: T0,
+        }
+    }
+
+    fn primary(&mut self, name: &str) -> Address {
+        let mut c = Client::new_primary(name, self.now, &mut self.rng);
+        let upload = c.upload(20, &mut self.rng).unwrap();
+        self.relay.upload_device(upload);
+        self.relay.set_device_list(name, c.device_list().unwrap());
+        let a = c.address().clone();
+        self.clients.insert(a.clone(), c);
+        a
+    }
+
+    fn link(&mut self, name: &str) -> Address {
+        let pending = Client::begin_link(name, self.now, &mut self.rng);
+        let primary = self.clients.get_mut(&Address::new(name, 0)).unwrap();
+        let approval = primary
+            .approve_link(&pending.qr_payload(), self.now, &mut self.rng)
+            .unwrap();
+        self.relay.set_device_list(name, approval.device_list.serialize());
+        let mut c = pending.finish(&approval.message, &mut self.rng).unwrap();
+        let upload: DeviceUpload = c.upload(20, &mut self.rng).unwrap();
+        self.relay.upload_device(upload);
+        let a = c.address().clone();
+        self.clients.insert(a.clone(), c);
+        a
+    }
+
+    /// Delivers everything queued until the relay is empty; returns what each device received.
+    fn deliver_all(&mut self) -> BTreeMap<Address, Vec<Received>> {
+        let mut got: BTreeMap<Address, Vec<Received>> = BTreeMap::new();
+        loop {
+            let mut any = false;
+            let addresses: Vec<Address> = self.clients.keys().cloned().collect();
+            for a in addresses {
+                let envelopes = self.relay.fetch(&a);
+                for e in envelopes {
+                    any = true;
+                    let c = self.clients.get_mut(&a).unwrap();
+                    let receipt = c.receive(&mut self.relay, &e, self.now, &mut self.rng);
+                    self.relay.post(receipt.replies);
+                    got.entry(a.clone()).or_default().push(receipt.received);
+                }
+            }
+            if !any {
+                return got;
+            }
+        }
+    }
+
+    fn send(&mut self, from: &Address, to: &str, body: &[u8]) -> tandem::client::SendReport {
+        let c = self.clients.get_mut(from).unwrap();
+        let report = c
+            .send(&mut self.relay, to, body, self.now, &mut self.rng)
+            .unwrap();
+        self.relay.post(report.envelopes.clone());
+        report
+    }
+
+    fn send_group(&mut self, from: &Address, group: [u8; 16], body: &[u8]) -> tandem::client::SendReport {
+        let c = self.clients.get_mut(from).unwrap();
+        let report = c
+            .send_group(&mut self.relay, group, body, self.now, &mut self.rng)
+            .unwrap();
+        self.relay.post(report.envelopes.clone());
+        report
+    }
+}
+
+fn bodies(got: &BTreeMap<Address, Vec<Received>>) -> BTreeMap<Address, Vec<Vec<u8>>> {
+    got.iter()
+        .map(|(a, rs)| {
+            let b = rs
+                .iter()
+                .filter_map(|r| match r {
+                    Received::Message { message, .. } | Received::SentCopy { message, .. } => {
+                        Some(message.body.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            (a.clone(), b)
+        })
+        .filter(|(_, b): &(Address, Vec<Vec<u8>>)| !b.is_empty())
+        .collect()
+}
+
+fn addr(name: &str, id: u32) -> Address {
+    Address::new(name, id)
+}
+
+#[test]
+fn a_message_reaches_every_device_of_both_accounts() {
+    let mut w = World::new(1);
+    let alice = w.primary("alice");
+    w.link("alice");
+    w.link("alice");
+    let bob = w.primary("bob");
+    w.link("bob");
+    let report = w.send(&alice, "bob", b"hi bob");
+    assert_eq!(report.envelopes.len(), 4, "{:?}", report.devices);
+    assert!(
+        report
+            .devices
+            .iter()
+            .all(|(_, o)| *o == DeviceOutcome::NewSession)
+    );
+    let got = w.deliver_all();
+    let expected: BTreeMap<Address, Vec<Vec<u8>>> =
+        [addr("alice", 1), addr("alice", 2), addr("bob", 0), addr("bob", 1)]
+            .into_iter()
+            .map(|a| (a, vec![b"hi bob".to_vec()]))
+            .collect();
+    assert_eq!(bodies(&got), expected);
+    // Alice's other devices see it as sent by her, in the conversation with Bob.
+    assert!(
+        matches!(&got[&addr("alice", 1)][0], Received::SentCopy { conversation: Conversation::Direct(d), .. } if d == "bob")
+    );
+
+    let reply = w.send(&bob, "alice", b"hi alice");
+    assert!(
+        reply
+            .devices
+            .iter()
+            .all(|(_, o)| matches!(o, DeviceOutcome::NewSession | DeviceOutcome::Encrypted))
+    );
+    let got = w.deliver_all();
+    let expected: BTreeMap<Address, Vec<Vec<u8>>> = [
+        addr("alice", 0),
+        addr("alice", 1),
+        addr("alice", 2),
+        addr("bob", 1),
+    ]
+    .into_iter()
+    .map(|a| (a, vec![b"hi alice".to_vec()]))
+    .collect();
+    assert_eq!(bodies(&got), expected);
+    // Second message: existing sessions.
+    let again = w.send(&alice, "bob", b"again");
+    assert!(
+        again.devices.iter().all(|(_, o)| *o == DeviceOutcome::Encrypted),
+        "{:?}",
+        again.devices
+    );
+    assert_eq!(bodies(&w.deliver_all()).len(), 4);
+}
+
+#[test]
+fn a_ghost_device_added_by_the_server_gets_nothing() {
+    let mut w = World::new(2);
+    let alice = w.primary("alice");
+    w.primary("bob");
+    // The server adds a device to Bob's account that Bob's account key never signed.
+    let mut ghost_rng = ChaCha20Rng::seed_from_u64(99);
+    let mut ghost = Client::new_primary("bob", T0, &mut ghost_rng);
+    let mut upload = ghost.upload(5, &mut ghost_rng).unwrap();
+    upload.address = addr("bob", 7);
+    w.relay.upload_device(upload);
+    let report = w.send(&alice, "bob", b"secret");
+    assert_eq!(
+        report
+            .envelopes
+            .iter()
+            .map(|e| e.recipient.clone())
+            .collect::<Vec<_>>(),
+        vec![addr("bob", 0)]
+    );
+    assert!(report.devices.contains(&(
+        addr("bob", 7),
+        DeviceOutcome::Refused(DeviceRefusal::MissingSignedIdentity)
+    )));
+    let _ = KeyPair::generate(&mut ghost_rng);
+}
+
+#[test]
+fn groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked() {
+    let mut w = World::new(3);
+    let alice = w.primary("alice");
+    let laptop = w.link("alice");
+    let tablet = w.link("alice");
+    let bob = w.primary("bob");
+    let carol = w.primary("carol");
+    let g = *b"group-of-three!!";
+    for a in [&alice, &laptop, &tablet, &bob, &carol] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob", "carol"]);
+    }
+    let first = w.send_group(&alice, g, b"hello group");
+    // Key distribution to 4 devices (laptop, tablet, bob, carol) + the message to each.
+    assert_eq!(first.envelopes.len(), 8);
+    let got = bodies(&w.deliver_all());
+    assert_eq!(got.len(), 4);
+    assert!(got.values().all(|b| b == &vec![b"hello group".to_vec()]));
+
+    let second = w.send_group(&alice, g, b"steady state");
+    assert_eq!(second.envelopes.len(), 4, "no key distribution the second time");
+    assert_eq!(bodies(&w.deliver_all()).len(), 4);
+
+    // Alice unlinks the tablet; the next group message rotates the key and skips the tablet.
+    let list = w
+        .clients
+        .get_mut(&alice)
+        .unwrap()
+        .unlink(tablet.device_id, w.now + 1, &mut w.rng)
+        .unwrap();
+    w.relay.set_device_list("alice", &list);
+    w.now += 10;
+    let after = w.send_group(&alice, g, b"after unlink");
+    let recipients: Vec<_> = after.envelopes.iter().map(|e| e.recipient.clone()).collect();
+    assert!(!recipients.contains(&tablet));
+    assert!(
+        after
+            .devices
+            .contains(&(tablet.clone(), DeviceOutcome::Refused(DeviceRefusal::NotOnList)))
+    );
+    // A copy of the new group message (e.g. leaked by the server) cannot be read by the tablet.
+    let leaked: Envelope = after
+        .envelopes
+        .iter()
+        .find(|e| e.kind == tandem::client::EnvelopeKind::SenderKey)
+        .unwrap()
+        .clone();
+    let mut to_tablet = leaked.clone();
+    to_tablet.recipient = tablet.clone();
+    let got = bodies(&w.deliver_all());
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        vec![laptop.clone(), bob.clone(), carol.clone()]
+    );
+    let t = w.clients.get_mut(&tablet).unwrap();
+    let r = t.receive(&mut w.relay, &to_tablet, w.now, &mut w.rng);
+    assert!(
+        matches!(r.received, Received::Failed(ReceiveFailure::GroupDecrypt(_))),
+        "{:?}",
+        r.received
+    );
+}
+
+#[test]
+fn a_removed_member_cannot_read_later_group_messages() {
+    let mut w = World::new(4);
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    let carol = w.primary("carol");
+    let g = [7u8; 16];
+    for a in [&alice, &bob, &carol] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob", "carol"]);
+    }
+    w.send_group(&alice, g, b"one");
+    w.deliver_all();
+    for a in [&alice, &bob] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"]);
+    }
+    let two = w.send_group(&alice, g, b"two");
+    assert!(two.envelopes.iter().all(|e| e.recipient != carol));
+    let leaked = two
+        .envelopes
+        .iter()
+        .find(|e| e.kind == tandem::client::EnvelopeKind::SenderKey)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        bodies(&w.deliver_all()).keys().cloned().collect::<Vec<_>>(),
+        vec![bob.clone()]
+    );
+    let mut to_carol = leaked;
+    to_carol.recipient = carol.clone();
+    let c = w.clients.get_mut(&carol).unwrap();
+    let r = c.receive(&mut w.relay, &to_carol, w.now, &mut w.rng);
+    assert!(matches!(r.received, Received::Failed(_)), "{:?}", r.received);
+}
+
+#[test]
+fn a_device_that_lost_its_session_is_healed_by_a_retry() {
+    let mut w = World::new(5);
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    w.send(&alice, "bob", b"first");
+    w.deliver_all();
+    w.send(&bob, "alice", b"reply");
+    w.deliver_all();
+    // Bob's device loses its session with Alice (e.g. restored from an old backup).
+    w.clients
+        .get_mut(&bob)
+        .unwrap()
+        .store_mut()
+        .remove_session(&alice)
+        .unwrap();
+    w.send(&alice, "bob", b"after the loss");
+    let got = w.deliver_all();
+    let bob_got = &got[&bob];
+    assert!(
+        matches!(bob_got[0], Received::Failed(ReceiveFailure::Decrypt(_))),
+        "{bob_got:?}"
+    );
+    assert!(
+        bob_got
+            .iter()
+            .any(|r| matches!(r, Received::Message { message, .. } if message.body == b"after the loss"))
+    );
+    assert!(
+        got[&alice]
+            .iter()
+            .any(|r| matches!(r, Received::RetryServed { .. }))
+    );
+    // And the healed session keeps working both ways.
+    w.send(&bob, "alice", b"healed");
+    assert_eq!(bodies(&w.deliver_all())[&alice], vec![b"healed".to_vec()]);
+}
