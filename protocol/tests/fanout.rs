@@ -353,3 +353,146 @@ fn a_device_that_lost_its_session_is_healed_by_a_retry() {
     w.send(&bob, "alice", b"healed");
     assert_eq!(bodies(&w.deliver_all())[&alice], vec![b"healed".to_vec()]);
 }
+
+#[test]
+fn status_updates_reach_the_audience_only() {
+    let mut w = World::new(6);
+    let alice = w.primary("alice");
+    let laptop = w.link("alice");
+    let bob = w.primary("bob");
+    let carol = w.primary("carol");
+    let dave = w.primary("dave");
+    w.clients
+        .get_mut(&alice)
+        .unwrap()
+        .set_status_audience(&["bob", "carol"]);
+    let report = {
+        let c = w.clients.get_mut(&alice).unwrap();
+        c.send_status(&mut w.relay, b"at the beach", w.now, &mut w.rng)
+            .unwrap()
+    };
+    w.relay.post(report.envelopes.clone());
+    let got = bodies(&w.deliver_all());
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        vec![laptop, bob.clone(), carol.clone()]
+    );
+    assert!(!got.contains_key(&dave));
+    // Carol is dropped from the audience: the status key rotates and she cannot read the next.
+    w.clients.get_mut(&alice).unwrap().set_status_audience(&["bob"]);
+    let c = w.clients.get_mut(&alice).unwrap();
+    let next = c
+        .send_status(&mut w.relay, b"back home", w.now, &mut w.rng)
+        .unwrap();
+    let leaked = next
+        .envelopes
+        .iter()
+        .find(|e| e.kind == tandem::client::EnvelopeKind::SenderKey)
+        .unwrap()
+        .clone();
+    w.relay.post(next.envelopes.clone());
+    assert!(bodies(&w.deliver_all()).contains_key(&bob));
+    let mut to_carol = leaked;
+    to_carol.recipient = carol.clone();
+    let r = w
+        .clients
+        .get_mut(&carol)
+        .unwrap()
+        .receive(&mut w.relay, &to_carol, w.now, &mut w.rng);
+    assert!(
+        matches!(r.received, Received::Failed(ReceiveFailure::GroupDecrypt(_))),
+        "{:?}",
+        r.received
+    );
+}
+
+#[test]
+fn a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices() {
+    let mut w = World::new(7);
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    let report = w.send(&alice, "bob", b"hello");
+    assert_eq!(report.envelopes.len(), 1);
+    // Bob links a laptop while the message is in flight; the server says Bob's devices changed.
+    let laptop = w.link("bob");
+    let c = w.clients.get_mut(&alice).unwrap();
+    let missing = c
+        .resend_to_missing(&mut w.relay, report.message_id, w.now, &mut w.rng)
+        .unwrap();
+    assert_eq!(
+        missing
+            .envelopes
+            .iter()
+            .map(|e| e.recipient.clone())
+            .collect::<Vec<_>>(),
+        vec![laptop.clone()]
+    );
+    w.relay.post(missing.envelopes.clone());
+    let got = bodies(&w.deliver_all());
+    assert_eq!(got[&bob], vec![b"hello".to_vec()]);
+    assert_eq!(got[&laptop], vec![b"hello".to_vec()]);
+    // Asking again sends nothing: everyone has it.
+    let c = w.clients.get_mut(&alice).unwrap();
+    assert!(
+        c.resend_to_missing(&mut w.relay, report.message_id, w.now, &mut w.rng)
+            .unwrap()
+            .envelopes
+            .is_empty()
+    );
+}
+
+/// 50 accounts × 4 devices in one group, with membership churn: every message is checked on
+/// every device that should have it and on none that should not.
+#[test]
+fn fifty_accounts_of_four_devices_in_one_group_with_churn() {
+    let mut w = World::new(8);
+    let names: Vec<String> = (0..50).map(|i| format!("user{i:02}")).collect();
+    for n in &names {
+        w.primary(n);
+        for _ in 0..3 {
+            w.link(n);
+        }
+    }
+    let g = [0x42; 16];
+    let mut members: Vec<String> = names.clone();
+    let set_members = |w: &mut World, members: &[String]| {
+        let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+        let addresses: Vec<Address> = w.clients.keys().cloned().collect();
+        for a in addresses {
+            if members.contains(&a.name) {
+                w.clients.get_mut(&a).unwrap().set_group_members(g, &refs);
+            }
+        }
+    };
+    set_members(&mut w, &members);
+    let mut checked = 0usize;
+    for round in 0..6 {
+        // Churn: remove two members and add back one removed earlier.
+        if round > 0 {
+            let removed: Vec<String> = members.drain(..2).collect();
+            if round > 1 {
+                let back = names[(round * 7) % 50].clone();
+                if !members.contains(&back) && !removed.contains(&back) {
+                    members.push(back);
+                }
+            }
+            set_members(&mut w, &members);
+        }
+        let sender = Address::new(members[round % members.len()].clone(), (round % 4) as u32);
+        let body = format!("round {round}").into_bytes();
+        w.send_group(&sender, g, &body);
+        let got = bodies(&w.deliver_all());
+        for a in w.clients.keys() {
+            let should = members.contains(&a.name) && a != &sender;
+            let has = got.get(a).is_some_and(|b| b.contains(&body));
+            assert_eq!(
+                has,
+                should,
+                "round {round}: {a} should{} have it",
+                if should { "" } else { " not" }
+            );
+            checked += 1;
+        }
+    }
+    println!("checked {checked} (device, message) pairs over 200 devices");
+}

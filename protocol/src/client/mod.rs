@@ -153,6 +153,9 @@ pub enum ClientError {
     /// No such group.
     #[error("unknown group")]
     UnknownGroup,
+    /// The message is no longer held (beyond `MAX_SENT_MESSAGES`).
+    #[error("unknown message")]
+    UnknownMessage,
     /// Only the primary device can do this.
     #[error("only the primary device can do this")]
     NotPrimary,
@@ -184,6 +187,8 @@ struct Group {
 struct SentMessage {
     conversation: Conversation,
     message: DataMessage,
+    /// Devices that got an envelope of it.
+    recipients: BTreeSet<Address>,
 }
 
 /// One device of an account.
@@ -561,12 +566,20 @@ impl Client {
         }
     }
 
-    fn remember(&mut self, id: [u8; 16], conversation: Conversation, message: DataMessage) {
+    fn remember(
+        &mut self,
+        id: [u8; 16],
+        conversation: Conversation,
+        message: DataMessage,
+        report: &SendReport,
+    ) {
+        let recipients = report.envelopes.iter().map(|e| e.recipient.clone()).collect();
         self.sent.push_back((
             id,
             SentMessage {
                 conversation,
                 message,
+                recipients,
             },
         ));
         while self.sent.len() > MAX_SENT_MESSAGES {
@@ -628,8 +641,117 @@ impl Client {
                 report.envelopes.extend(envelope);
             }
         }
-        self.remember(id, Conversation::Direct(account.to_string()), message);
+        self.remember(id, Conversation::Direct(account.to_string()), message, &report);
         Ok(report)
+    }
+
+    /// After the server reported that a message missed devices (the recipient's device set
+    /// changed): refreshes and verifies the device lists and sends the message, pairwise, only to
+    /// the verified devices that did not get it.
+    pub fn resend_to_missing<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        message_id: [u8; 16],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        let (conversation, message, recipients) = self
+            .sent
+            .iter()
+            .find(|(id, _)| id == &message_id)
+            .map(|(_, m)| (m.conversation.clone(), m.message.clone(), m.recipients.clone()))
+            .ok_or(ClientError::UnknownMessage)?;
+        let own = self.address.name.clone();
+        let accounts: Vec<(String, Content)> = match &conversation {
+            Conversation::Direct(to) => {
+                let mut v = vec![(to.clone(), Content::Data(message.clone()))];
+                if to != &own {
+                    v.push((
+                        own.clone(),
+                        Content::SentCopy {
+                            destination: to.clone(),
+                            message: message.clone(),
+                        },
+                    ));
+                }
+                v
+            }
+            Conversation::Group(g) => self
+                .groups
+                .get(g)
+                .ok_or(ClientError::UnknownGroup)?
+                .members
+                .iter()
+                .map(|m| (m.clone(), Content::Data(message.clone())))
+                .collect(),
+        };
+        let mut report = SendReport {
+            message_id,
+            envelopes: Vec::new(),
+            devices: Vec::new(),
+        };
+        for (account, content) in accounts {
+            let DeviceSet { trusted, refused } = self.refresh_devices(directory, &account, now)?;
+            for (device_id, why) in refused {
+                report.devices.push((
+                    Address::new(account.clone(), device_id),
+                    DeviceOutcome::Refused(why),
+                ));
+            }
+            for device in trusted {
+                let address = Address::new(account.clone(), device.device_id);
+                if recipients.contains(&address) || address == self.address {
+                    continue;
+                }
+                let (outcome, envelope) =
+                    self.encrypt_for(directory, (&account, &device), &content, (message_id, now), rng);
+                report.devices.push((address, outcome));
+                report.envelopes.extend(envelope);
+            }
+        }
+        if let Some((_, m)) = self.sent.iter_mut().find(|(id, _)| id == &message_id) {
+            m.recipients
+                .extend(report.envelopes.iter().map(|e| e.recipient.clone()));
+        }
+        Ok(report)
+    }
+
+    /// The distribution id of `account`'s status broadcasts (derived from the account name, so
+    /// every contact recognises them).
+    pub fn status_id(account: &str) -> [u8; 16] {
+        let digest = crate::crypto::sha256(&[b"tandem status broadcast", account.as_bytes()]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        id
+    }
+
+    /// Sets who sees our status updates. Removing someone rotates the status key.
+    pub fn set_status_audience(&mut self, contacts: &[&str]) {
+        let own = self.address.name.clone();
+        let mut members: Vec<&str> = contacts.to_vec();
+        members.push(&own);
+        self.set_group_members(Self::status_id(&own), &members);
+    }
+
+    /// Posts a status update to the audience, through the same sender-key mechanism as groups.
+    pub fn send_status<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        body: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        let id = Self::status_id(&self.address.name);
+        self.send_group(directory, id, body, now, rng)
+    }
+
+    /// Whether `sender` may send on distribution id `group_id`: a member of that group, or the
+    /// owner of that status broadcast.
+    fn may_send_on(&self, sender: &str, group_id: &[u8; 16]) -> bool {
+        self.groups
+            .get(group_id)
+            .is_some_and(|g| g.members.contains(sender))
+            || &Self::status_id(sender) == group_id
     }
 
     /// Creates (or replaces the membership of) a group. Removing a member rotates our sender key
@@ -763,7 +885,7 @@ impl Client {
                 payload: sealed.serialized().to_vec(),
             });
         }
-        self.remember(id, Conversation::Group(group_id), message);
+        self.remember(id, Conversation::Group(group_id), message, &report);
         Ok(report)
     }
 
@@ -821,11 +943,9 @@ impl Client {
         }
         let plaintext = match envelope.kind {
             EnvelopeKind::SenderKey => {
-                let allowed = SenderKeyMessage::parse(&envelope.payload).ok().is_some_and(|m| {
-                    self.groups
-                        .get(m.distribution_id())
-                        .is_some_and(|g| g.members.contains(&sender.name))
-                });
+                let allowed = SenderKeyMessage::parse(&envelope.payload)
+                    .ok()
+                    .is_some_and(|m| self.may_send_on(&sender.name, m.distribution_id()));
                 if !allowed {
                     return Received::Failed(ReceiveFailure::NotAllowed);
                 }
@@ -878,11 +998,7 @@ impl Client {
         match content {
             Content::Data(message) => {
                 if let Some(g) = message.group_id {
-                    if !self
-                        .groups
-                        .get(&g)
-                        .is_some_and(|grp| grp.members.contains(&from.name))
-                    {
+                    if !self.may_send_on(&from.name, &g) {
                         return Received::Failed(ReceiveFailure::NotAllowed);
                     }
                 } else if kind == EnvelopeKind::SenderKey {
@@ -905,10 +1021,7 @@ impl Client {
                 }
             }
             Content::Distribution { group_id, message } => {
-                let member = self
-                    .groups
-                    .get(&group_id)
-                    .is_some_and(|g| g.members.contains(&from.name));
+                let member = self.may_send_on(&from.name, &group_id);
                 let parsed = crate::wire::SenderKeyDistributionMessage::parse(&message);
                 match parsed {
                     Ok(m)
