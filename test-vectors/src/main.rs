@@ -1,7 +1,9 @@
 //! `tandem-vectors verify PATH...`: checks tandem's known-answer vector files.
 //!
 //! `tandem-vectors generate curve-signatures --seed N` writes a file of tandem-made signatures
-//! for another implementation to check (the live interop with libsignal does).
+//! for another implementation to check (the live interop with libsignal does);
+//! `tandem-vectors generate linking --seed N` a `linking` file of whole linking flows with every
+//! random draw recorded (`test-vectors/tandem/linking-seed-1.json` is seed 1).
 //!
 //! `verify` prints one line per failing case, then `N passed, N failed`; exits 1 on any failure or on a
 //! file it cannot read or parse, 2 on bad usage.
@@ -37,8 +39,16 @@ fn generate(args: &[String]) -> ExitCode {
         return usage();
     };
     let file = match what.as_str() {
-        "curve-signatures" => tandem_vectors::generate::curve_signatures(seed, 24),
+        "curve-signatures" => Ok(tandem_vectors::generate::curve_signatures(seed, 24)),
+        "linking" => tandem_vectors::generate::linking(seed),
         _ => return usage(),
+    };
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("cannot generate: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     match serde_json::to_string_pretty(&file) {
         Ok(text) => {
@@ -55,5 +65,8 @@ fn generate(args: &[String]) -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!("usage: tandem-vectors verify PATH...   (vector files, or folders searched for *.json)");
     eprintln!("       tandem-vectors generate curve-signatures --seed N   (tandem-made cases, to stdout)");
+    eprintln!(
+        "       tandem-vectors generate linking --seed N            (tandem-made linking flows, to stdout)"
+    );
     ExitCode::from(2)
 }

@@ -13,12 +13,14 @@
 //! | `curve-keygen` | `private`, `public` (raw) |
 //! | `session-transcript` | a recorded pairwise session, replayed (see the `session` module) |
 //! | `sender-key-transcript` | a recorded sender chain, replayed as a member (see the `group` module) |
+//! | `linking` | an account's linking flow with every input explicit, replayed step by step (see the `linking` module) |
 //!
 //! Byte strings are hex. Invalid cases pass only when the operation fails with exactly the named
 //! error (the Rust variant name).
 
 mod curve;
 mod group;
+mod linking;
 mod primitives;
 mod session;
 
@@ -44,6 +46,7 @@ pub const KINDS: &[&str] = &[
     "curve-keygen",
     "session-transcript",
     "sender-key-transcript",
+    "linking",
 ];
 
 /// Checks one case of the given kind: `Ok` when it behaves as the file says.
@@ -61,6 +64,7 @@ pub fn check(kind: &str, case: &Case) -> Result<(), String> {
         "curve-keygen" => curve::keygen(case),
         "session-transcript" => session::transcript(case),
         "sender-key-transcript" => group::transcript(case),
+        "linking" => linking::linking(case),
         other => Err(format!("unknown kind `{other}`")),
     }
 }
