@@ -126,7 +126,7 @@ impl SenderKeyRecord {
             .iter()
             .position(|s| {
                 s.chain_id == state.chain_id
-                    && s.verifying_key.public_key() == state.verifying_key.public_key()
+                    && same_key(s.verifying_key.public_key(), state.verifying_key.public_key())
             })
             .and_then(|i| self.states.remove(i));
         self.states.retain(|s| s.chain_id != state.chain_id);
@@ -141,4 +141,14 @@ impl SenderKeyRecord {
         self.states.clear();
         self.states.push_front(state);
     }
+}
+
+/// Key equality as verification sees it: bit 255 of the u-coordinate is ignored when verifying,
+/// so two encodings that differ only there are the same key (a repeated distribution message
+/// must not be able to rewind a chain by flipping it).
+fn same_key(a: &crate::crypto::PublicKey, b: &crate::crypto::PublicKey) -> bool {
+    let (mut x, mut y) = (*a.as_raw(), *b.as_raw());
+    x[31] &= 0x7F;
+    y[31] &= 0x7F;
+    x == y
 }
