@@ -477,3 +477,37 @@ proptest! {
         prop_assert!(pending.complete(&msg, &mut w.rng).is_err(), "approval byte {} changed and still completes", i);
     }
 }
+
+#[test]
+fn only_a_list_really_signed_by_another_key_says_the_account_changed() {
+    let mut w = world(9);
+    let laptop = link(&mut w, T0);
+    let genuine = w.primary.device_list().serialize().to_vec();
+    // Same list, field 3 (the account key) replaced by another key, signature left as is.
+    let other = KeyPair::generate(&mut w.rng).public;
+    let at = genuine.len() - 32;
+    let mut forged = genuine.clone();
+    forged[at..].copy_from_slice(other.as_raw());
+    assert_eq!(laptop.status(&forged), Err(DeviceListError::BadSignature));
+    let mut view = peer_view(&w);
+    assert_eq!(view.update(&forged), Err(DeviceListError::BadSignature));
+}
+
+#[test]
+fn a_list_from_before_the_link_is_a_replay() {
+    let mut w = world(10);
+    let before = w.primary.device_list().serialize().to_vec();
+    let laptop = link(&mut w, T0 + 60_000);
+    assert_eq!(laptop.status(&before), Err(DeviceListError::Rollback));
+    assert_eq!(laptop.status(w.primary.device_list().serialize()), Ok(LinkStatus::Linked));
+}
+
+#[test]
+fn the_same_identity_cannot_be_linked_twice_nor_as_the_account_key() {
+    let mut w = world(11);
+    let identity = KeyPair::generate(&mut w.rng);
+    let first = PendingLink::new(identity.clone(), T0, &mut w.rng);
+    w.primary.approve(first.request(), T0, &mut w.rng).unwrap();
+    let again = PendingLink::new(identity, T0, &mut w.rng);
+    assert_eq!(w.primary.approve(again.request(), T0, &mut w.rng).unwrap_err(), LinkError::DuplicateIdentity);
+}

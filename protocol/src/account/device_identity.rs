@@ -40,11 +40,16 @@ impl DeviceIdentity {
             ],
         )?;
         let p = DeviceIdentityProto::decode(bytes).map_err(|_| WireError::Malformed)?;
-        Ok(Self {
+        let identity = Self {
             device_id: p.device_id.ok_or(WireError::Malformed)?,
             timestamp: p.timestamp.ok_or(WireError::Malformed)?,
             key_index: p.key_index.ok_or(WireError::Malformed)?,
-        })
+        };
+        // One encoding per identity: the canonical protobuf.
+        if identity.encode() != bytes {
+            return Err(WireError::Malformed);
+        }
+        Ok(identity)
     }
 }
 

@@ -45,7 +45,11 @@ impl KeyIndexList {
             current_index: p.current_index.ok_or(WireError::Malformed)?,
             valid_indexes: p.valid_indexes,
         };
-        // One encoding per list: indexes strictly ascending, none above the current index.
+        // One encoding per list: the canonical protobuf (packed, tag order, no truncated or empty
+        // runs), indexes strictly ascending, none above the current index.
+        if list.encode() != bytes {
+            return Err(WireError::Malformed);
+        }
         let ascending = list
             .valid_indexes
             .windows(2)
@@ -126,15 +130,25 @@ impl SignedDeviceListIn {
 
     /// Checks the signature by `account_key` (and that the list names no other account key).
     pub fn verify(self, account_key: &PublicKey) -> Result<VerifiedDeviceList, DeviceListError> {
-        if self.account_key.is_some_and(|k| &k != account_key) {
-            return Err(DeviceListError::AccountKeyChanged);
-        }
-        account_key
-            .verify_parts(
+        let signed_by = |key: &PublicKey| {
+            key.verify_parts(
                 &[&DEVICE_LIST_SIGNATURE_PREFIX, &self.details_bytes],
                 &self.signature,
             )
-            .map_err(|_| DeviceListError::BadSignature)?;
+            .is_ok()
+        };
+        if let Some(named) = self.account_key.filter(|k| k != account_key) {
+            // Only a list that really is signed by the key it names says the account changed;
+            // anything else is a bad list.
+            return Err(if signed_by(&named) {
+                DeviceListError::AccountKeyChanged
+            } else {
+                DeviceListError::BadSignature
+            });
+        }
+        if !signed_by(account_key) {
+            return Err(DeviceListError::BadSignature);
+        }
         Ok(VerifiedDeviceList {
             serialized: encode(&self.details_bytes, &self.signature, account_key),
             list: self.list,

@@ -29,7 +29,7 @@ use crate::crypto::{KeyPair, PublicKey};
 use crate::group;
 use crate::linking::{Approval, LinkError, LinkRequest, LinkedDevice, PendingLink, PrimaryAccount};
 use crate::session::{self, DecryptError, PreKeyBundle, PreKeyRecord, SignedPreKeyRecord};
-use crate::store::{IdentityStore, MemoryStore, PreKeyStore, SessionStore, SignedPreKeyStore};
+use crate::store::{MemoryStore, ProtocolStore, SenderKeyStore};
 use crate::wire::SenderKeyMessage;
 
 /// A conversation: with one account, or a group.
@@ -191,11 +191,17 @@ struct SentMessage {
     recipients: BTreeSet<Address>,
 }
 
-/// One device of an account.
-pub struct Client {
+/// Everything a client keeps: pairwise and sender-key state. [`MemoryStore`] is one; a SQLite
+/// store is another.
+pub trait ClientStore: ProtocolStore + SenderKeyStore {}
+
+impl<T: ProtocolStore + SenderKeyStore> ClientStore for T {}
+
+/// One device of an account, over its store `S`.
+pub struct Client<S = MemoryStore> {
     address: Address,
     identity: KeyPair,
-    store: MemoryStore,
+    store: S,
     role: Role,
     registration_id: u32,
     signed_pre_key_id: u32,
@@ -208,7 +214,7 @@ pub struct Client {
     list_lifetime_ms: u64,
 }
 
-impl core::fmt::Debug for Client {
+impl<S> core::fmt::Debug for Client<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("address", &self.address)
@@ -229,13 +235,32 @@ impl PendingClient {
         self.pending.request().to_qr_payload()
     }
 
-    /// Completes linking with the primary's approval message.
+    /// Completes linking with the primary's approval message (in-memory store).
     pub fn finish<R: CryptoRng + ?Sized>(&self, approval: &[u8], rng: &mut R) -> Result<Client, ClientError> {
+        self.finish_with(approval, rng, |identity, registration_id| {
+            MemoryStore::new(identity.clone(), registration_id)
+        })
+    }
+
+    /// Completes linking, keeping the device's state in the store `make_store` opens for its
+    /// identity key pair and registration id.
+    pub fn finish_with<S: ClientStore, R: CryptoRng + ?Sized>(
+        &self,
+        approval: &[u8],
+        rng: &mut R,
+        make_store: impl FnOnce(&KeyPair, u32) -> S,
+    ) -> Result<Client<S>, ClientError> {
         let linked = self.pending.complete(approval, rng)?;
         let address = Address::new(self.name.clone(), linked.device_id());
         let identity = linked.identity().clone();
         let account_key = *linked.account_key();
-        let mut client = Client::with_role(address, identity, Role::Companion(Box::new(linked)), rng);
+        let mut client = Client::with_role(
+            address,
+            identity,
+            Role::Companion(Box::new(linked)),
+            rng,
+            make_store,
+        )?;
         client.accounts.insert(
             self.name.clone(),
             KnownAccount {
@@ -251,18 +276,45 @@ fn store_err(e: impl core::fmt::Display) -> ClientError {
     ClientError::Store(e.to_string())
 }
 
-impl Client {
-    fn with_role<R: CryptoRng + ?Sized>(
-        address: Address,
-        identity: KeyPair,
-        role: Role,
-        rng: &mut R,
-    ) -> Self {
+impl Client<MemoryStore> {
+    /// Starts linking a new companion device of account `name`
+    /// (the store is chosen when it finishes: [`PendingClient::finish_with`]).
+    pub fn begin_link<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> PendingClient {
+        PendingClient {
+            name: name.to_string(),
+            pending: PendingLink::new(KeyPair::generate(rng), now, rng),
+        }
+    }
+    /// A new account's primary device (device 0), in memory; its identity key is the account key.
+    pub fn new_primary<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> Self {
+        let identity = KeyPair::generate(rng);
+        let primary = PrimaryAccount::new(identity.clone(), now, rng);
         let registration_id = session::generate_registration_id(rng);
         let mut store = MemoryStore::new(identity.clone(), registration_id);
         let signed = SignedPreKeyRecord::generate(1, &identity, 0, rng);
-        // Infallible for the memory store.
-        let _ = store.save_signed_pre_key(signed);
+        // MemoryStore writes cannot fail.
+        let _ = crate::store::SignedPreKeyStore::save_signed_pre_key(&mut store, signed);
+        let account = identity.public;
+        let mut client = Self::from_parts(
+            Address::new(name, 0),
+            identity,
+            Role::Primary(Box::new(primary)),
+            store,
+            registration_id,
+        );
+        client.accounts.insert(
+            name.to_string(),
+            KnownAccount {
+                view: AccountView::new(account),
+                trusted: Vec::new(),
+            },
+        );
+        client
+    }
+}
+
+impl<S: ClientStore> Client<S> {
+    fn from_parts(address: Address, identity: KeyPair, role: Role, store: S, registration_id: u32) -> Self {
         Self {
             address,
             identity,
@@ -280,8 +332,28 @@ impl Client {
         }
     }
 
-    /// A new account's primary device (device 0); its identity key is the account key.
-    pub fn new_primary<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> Self {
+    fn with_role<R: CryptoRng + ?Sized>(
+        address: Address,
+        identity: KeyPair,
+        role: Role,
+        rng: &mut R,
+        make_store: impl FnOnce(&KeyPair, u32) -> S,
+    ) -> Result<Self, ClientError> {
+        let registration_id = session::generate_registration_id(rng);
+        let mut store = make_store(&identity, registration_id);
+        let signed = SignedPreKeyRecord::generate(1, &identity, 0, rng);
+        store.save_signed_pre_key(signed).map_err(store_err)?;
+        Ok(Self::from_parts(address, identity, role, store, registration_id))
+    }
+
+    /// A new account's primary device (device 0) over the store `make_store` opens for its
+    /// identity key pair and registration id; its identity key is the account key.
+    pub fn new_primary_with<R: CryptoRng + ?Sized>(
+        name: &str,
+        now: u64,
+        rng: &mut R,
+        make_store: impl FnOnce(&KeyPair, u32) -> S,
+    ) -> Result<Self, ClientError> {
         let identity = KeyPair::generate(rng);
         let primary = PrimaryAccount::new(identity.clone(), now, rng);
         let mut client = Self::with_role(
@@ -289,7 +361,8 @@ impl Client {
             identity.clone(),
             Role::Primary(Box::new(primary)),
             rng,
-        );
+            make_store,
+        )?;
         client.accounts.insert(
             name.to_string(),
             KnownAccount {
@@ -297,15 +370,7 @@ impl Client {
                 trusted: Vec::new(),
             },
         );
-        client
-    }
-
-    /// Starts linking a new companion device of account `name`.
-    pub fn begin_link<R: CryptoRng + ?Sized>(name: &str, now: u64, rng: &mut R) -> PendingClient {
-        PendingClient {
-            name: name.to_string(),
-            pending: PendingLink::new(KeyPair::generate(rng), now, rng),
-        }
+        Ok(client)
     }
 
     /// The primary approves a companion from its QR payload; publish the returned device list.
@@ -349,7 +414,7 @@ impl Client {
     }
 
     /// The device's stores (for inspection, migration, or simulating loss in tests).
-    pub fn store_mut(&mut self) -> &mut MemoryStore {
+    pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }
 

@@ -66,10 +66,13 @@ pub enum LinkError {
     /// The device id in the signed metadata differs from the one we were given.
     #[error("device id mismatch")]
     DeviceIdMismatch,
-    /// The key index in the signed metadata differs from the one we were given, or is not on
-    /// the account's device list.
+    /// The key index in the signed metadata differs from the one we were given (or the
+    /// primary ran out of key indexes).
     #[error("key index mismatch")]
     KeyIndexMismatch,
+    /// The companion's identity key is the account key or already linked.
+    #[error("identity key already linked")]
+    DuplicateIdentity,
     /// The device id is not linked to this account.
     #[error("unknown device")]
     UnknownDevice,
@@ -289,6 +292,10 @@ impl LinkedDevice {
     /// says nothing: the error is returned.
     pub fn status(&self, signed_list: &[u8]) -> Result<LinkStatus, crate::account::DeviceListError> {
         let parsed = crate::account::SignedDeviceListIn::parse(signed_list)?;
+        // A list from before this device was linked is a replay, not news.
+        if parsed.list().timestamp < self.signed_identity.details().timestamp {
+            return Err(crate::account::DeviceListError::Rollback);
+        }
         match parsed.verify(self.account_key()) {
             Ok(list) if list.contains(self.signed_identity.details().key_index) => Ok(LinkStatus::Linked),
             Ok(_) => Ok(LinkStatus::Unlinked),
@@ -392,6 +399,14 @@ impl PrimaryAccount {
         }
         if self.used_references.contains(&request.reference) {
             return Err(LinkError::Reused);
+        }
+        if &request.identity_key == self.account_key()
+            || self
+                .companions
+                .iter()
+                .any(|c| c.identity_key == request.identity_key)
+        {
+            return Err(LinkError::DuplicateIdentity);
         }
         let device_id = self.next_device_id;
         let key_index = self
