@@ -1,16 +1,20 @@
 //! `tandem-peer --seed N`: one tandem device behind a line-based JSON interface, for live
-//! interop tests (`test-vectors/interop/live-sessions.js` drives it against the real libsignal).
+//! interop tests (`test-vectors/interop/live-sessions.js` and `live-groups.js` drive it against
+//! the real libsignal).
 //!
 //! Reads one JSON request per line on stdin and answers each with one JSON line on stdout, until
 //! stdin closes. All randomness (identity, prekeys, base and ratchet keys, registration id when
 //! none is given) comes from one ChaCha20 generator seeded with `N`, so a run is reproducible
-//! given the same requests. Peers are addressed as `(peer, device 1)`. Byte strings are hex.
+//! given the same requests. Peers and group senders are addressed as `(name, device 1)`; the
+//! device's own address (its sender address in groups) is `(tandem, device 1)`, or the `name`
+//! given to `init`. Byte strings are hex.
 //!
 //! Requests (`op`) and their answers:
 //!
-//! - `{"op":"init","registration_id":R?,"pre_keys":K?}`: (re)creates the device: a fresh identity,
-//!   an empty store, signed prekey id 1 and one-time prekeys with ids 1..=K (default 3), and
-//!   registration id `R` (default: drawn). Answers with its bundle:
+//! - `{"op":"init","registration_id":R?,"pre_keys":K?,"name":N?}`: (re)creates the device: a
+//!   fresh identity, an empty store (no sessions, no sender keys), signed prekey id 1 and one-time
+//!   prekeys with ids 1..=K (default 3), registration id `R` (default: drawn) and own address
+//!   `(N, 1)` (default `tandem`). Answers with its bundle:
 //!   `{"registration_id","identity_key" (33 bytes),"signed_pre_key_id","signed_pre_key" (33),
 //!   "signature" (64),"pre_key_id","pre_key" (33, the first one-time prekey),"pre_keys":[{"id","key"}]}`.
 //! - `{"op":"process_bundle","peer":P,"registration_id","identity_key","signed_pre_key_id",
@@ -19,6 +23,17 @@
 //! - `{"op":"encrypt","peer":P,"plaintext":H}` → `{"type":3|2,"ciphertext":H}`.
 //! - `{"op":"decrypt","peer":P,"type":3|2,"ciphertext":H}` → `{"plaintext":H}`.
 //! - `{"op":"status"}` → `{"pre_keys_left":K}`.
+//!
+//! Sender Keys (distribution ids are 16 bytes, hex):
+//!
+//! - `{"op":"group_distribution","distribution_id":D}` → `{"distribution_message":H}`: our own
+//!   sender chain for `D` (made on first use) as a SenderKeyDistributionMessage.
+//! - `{"op":"group_process","sender":P,"distribution_message":H}` → `{}`: stores `P`'s chain.
+//! - `{"op":"group_encrypt","distribution_id":D,"plaintext":H}` → `{"ciphertext":H}` (a
+//!   SenderKeyMessage).
+//! - `{"op":"group_decrypt","sender":P,"ciphertext":H}` → `{"plaintext":H}`.
+//! - `{"op":"group_reset","distribution_id":D}` → `{}`: forgets our own chain for `D`, so the
+//!   next `group_distribution` starts a new one.
 //!
 //! When tandem refuses, the answer is `{"error":NAME}`, NAME being the `Debug` form of tandem's
 //! error (`BadMac`, `Duplicate`, `BadSignature`, …). A request this program cannot read (bad
@@ -32,8 +47,10 @@ use rand_core::SeedableRng;
 use serde_json::{Map, Value, json};
 use tandem::Address;
 use tandem::crypto::{KeyPair, PublicKey};
+use tandem::group::{self, DistributionError};
 use tandem::session::{self, PreKeyBundle, PreKeyRecord, SignedPreKeyRecord};
 use tandem::store::{MemoryStore, PreKeyStore, SignedPreKeyStore};
+use tandem::wire::SenderKeyDistributionMessage;
 
 /// Why a request got no protocol answer.
 enum Failure {
@@ -51,10 +68,11 @@ fn bad(text: impl Into<String>) -> Failure {
     Failure::BadRequest(text.into())
 }
 
-/// The generator every key comes from, and the device (`None` before `init`).
+/// The generator every key comes from, the device (`None` before `init`) and its own address.
 struct Peer {
     rng: ChaCha20Rng,
     store: Option<MemoryStore>,
+    own: Address,
 }
 
 fn field<'a>(req: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Failure> {
@@ -91,6 +109,15 @@ fn peer_address(req: &Map<String, Value>) -> Result<Address, Failure> {
     Ok(Address::new(text(req, "peer")?, 1))
 }
 
+fn sender_address(req: &Map<String, Value>) -> Result<Address, Failure> {
+    Ok(Address::new(text(req, "sender")?, 1))
+}
+
+fn distribution_id(req: &Map<String, Value>) -> Result<[u8; 16], Failure> {
+    <[u8; 16]>::try_from(bytes(req, "distribution_id")?)
+        .map_err(|_| bad("`distribution_id` must be 16 bytes"))
+}
+
 impl Peer {
     fn store(&mut self) -> Result<&mut MemoryStore, Failure> {
         self.store
@@ -108,6 +135,16 @@ impl Peer {
                 let left = self.store()?.pre_key_count();
                 Ok(json!({ "pre_keys_left": left }))
             }
+            "group_distribution" => self.group_distribution(req),
+            "group_process" => self.group_process(req),
+            "group_encrypt" => self.group_encrypt(req),
+            "group_decrypt" => self.group_decrypt(req),
+            "group_reset" => {
+                let id = distribution_id(req)?;
+                let own = self.own.clone();
+                group::reset_own_sender_key(self.store()?, &own, id).map_err(refused)?;
+                Ok(json!({}))
+            }
             other => Err(bad(format!("unknown op `{other}`"))),
         }
     }
@@ -121,6 +158,10 @@ impl Peer {
         let registration_id = match optional(req, "registration_id") {
             Some(_) => number(req, "registration_id")?,
             None => session::generate_registration_id(&mut self.rng),
+        };
+        let own = match optional(req, "name") {
+            Some(_) => Address::new(text(req, "name")?, 1),
+            None => Address::new("tandem", 1),
         };
         let mut store = MemoryStore::new(identity.clone(), registration_id);
         let signed = SignedPreKeyRecord::generate(1, &identity, 0, &mut self.rng);
@@ -142,6 +183,7 @@ impl Peer {
         });
         store.save_signed_pre_key(signed).map_err(refused)?;
         self.store = Some(store);
+        self.own = own;
         Ok(answer)
     }
 
@@ -200,6 +242,46 @@ impl Peer {
     }
 }
 
+impl Peer {
+    fn group_distribution(&mut self, req: &Map<String, Value>) -> Result<Value, Failure> {
+        let id = distribution_id(req)?;
+        let own = self.own.clone();
+        let store = self
+            .store
+            .as_mut()
+            .ok_or_else(|| bad("no device yet: send `init` first"))?;
+        let message = group::create_distribution_message(store, &own, id, &mut self.rng).map_err(refused)?;
+        Ok(json!({ "distribution_message": hex::encode(message.serialized()) }))
+    }
+
+    fn group_process(&mut self, req: &Map<String, Value>) -> Result<Value, Failure> {
+        let sender = sender_address(req)?;
+        let message = SenderKeyDistributionMessage::parse(&bytes(req, "distribution_message")?)
+            .map_err(|e| refused(DistributionError::from(e)))?;
+        group::process_distribution_message(self.store()?, &sender, &message).map_err(refused)?;
+        Ok(json!({}))
+    }
+
+    fn group_encrypt(&mut self, req: &Map<String, Value>) -> Result<Value, Failure> {
+        let id = distribution_id(req)?;
+        let plaintext = bytes(req, "plaintext")?;
+        let own = self.own.clone();
+        let store = self
+            .store
+            .as_mut()
+            .ok_or_else(|| bad("no device yet: send `init` first"))?;
+        let message = group::encrypt(store, &own, id, &plaintext, &mut self.rng).map_err(refused)?;
+        Ok(json!({ "ciphertext": hex::encode(message.serialized()) }))
+    }
+
+    fn group_decrypt(&mut self, req: &Map<String, Value>) -> Result<Value, Failure> {
+        let sender = sender_address(req)?;
+        let ciphertext = bytes(req, "ciphertext")?;
+        let plaintext = group::decrypt(self.store()?, &sender, &ciphertext).map_err(refused)?;
+        Ok(json!({ "plaintext": hex::encode(plaintext) }))
+    }
+}
+
 fn answer(peer: &mut Peer, line: &str) -> Value {
     let request: Result<Map<String, Value>, _> = serde_json::from_str(line);
     let result = match request {
@@ -226,6 +308,7 @@ fn main() -> ExitCode {
     let mut peer = Peer {
         rng: ChaCha20Rng::seed_from_u64(seed),
         store: None,
+        own: Address::new("tandem", 1),
     };
     let stdin = io::stdin();
     let mut stdout = io::stdout().lock();
