@@ -499,7 +499,10 @@ fn a_list_from_before_the_link_is_a_replay() {
     let before = w.primary.device_list().serialize().to_vec();
     let laptop = link(&mut w, T0 + 60_000);
     assert_eq!(laptop.status(&before), Err(DeviceListError::Rollback));
-    assert_eq!(laptop.status(w.primary.device_list().serialize()), Ok(LinkStatus::Linked));
+    assert_eq!(
+        laptop.status(w.primary.device_list().serialize()),
+        Ok(LinkStatus::Linked)
+    );
 }
 
 #[test]
@@ -509,5 +512,8 @@ fn the_same_identity_cannot_be_linked_twice_nor_as_the_account_key() {
     let first = PendingLink::new(identity.clone(), T0, &mut w.rng);
     w.primary.approve(first.request(), T0, &mut w.rng).unwrap();
     let again = PendingLink::new(identity, T0, &mut w.rng);
-    assert_eq!(w.primary.approve(again.request(), T0, &mut w.rng).unwrap_err(), LinkError::DuplicateIdentity);
+    assert_eq!(
+        w.primary.approve(again.request(), T0, &mut w.rng).unwrap_err(),
+        LinkError::DuplicateIdentity
+    );
 }

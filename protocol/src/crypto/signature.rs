@@ -91,6 +91,12 @@ impl SigningKey {
         Self { clamped, ed_public }
     }
 
+    /// The clamped private scalar bytes it signs with (for storage; `SigningKey::new` of
+    /// `PrivateKey::from_bytes` of them gives this key back).
+    pub(crate) fn private_bytes(&self) -> &Secret<32> {
+        &self.clamped
+    }
+
     /// Signs `message` with 64 fresh random bytes from `rng`.
     pub fn sign<R: rand_core::CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> Signature {
         self.sign_parts(&[message], &Secret::<64>::random(rng))

@@ -21,8 +21,9 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
-use self::chain_key::SenderChainKey;
-use self::state::SenderKeyState;
+// `pub(crate)` for the storage format (`store::serialize`).
+pub(crate) use self::chain_key::SenderChainKey;
+pub(crate) use self::state::SenderKeyState;
 use crate::address::Address;
 use crate::crypto::{KeyPair, Secret, SigningKey, VerifyingKey, aes256_cbc_decrypt, aes256_cbc_encrypt};
 use crate::store::{SenderKeyStore, StoreError};

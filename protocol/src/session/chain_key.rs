@@ -23,6 +23,11 @@ impl ChainKey {
         Self { key, index }
     }
 
+    /// The chain key bytes (for storage).
+    pub(crate) fn key(&self) -> &Secret<32> {
+        &self.key
+    }
+
     /// The position of the next message this chain will give keys for.
     pub(crate) fn index(&self) -> u32 {
         self.index

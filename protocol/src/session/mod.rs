@@ -19,6 +19,10 @@ mod x3dh;
 pub use prekeys::{PreKeyBundle, PreKeyRecord, SignedPreKeyRecord, generate_registration_id};
 pub use record::SessionRecord;
 pub use state::{CiphertextMessage, SessionState};
+// The parts of a session state, for the storage format (`store::serialize`).
+pub(crate) use chain_key::ChainKey;
+pub(crate) use root_key::RootKey;
+pub(crate) use state::{PendingPreKey, ReceiverChain, SenderChain};
 
 use rand_core::CryptoRng;
 

@@ -29,6 +29,17 @@ impl SessionRecord {
         self.current.as_ref()
     }
 
+    /// A record from its parts (storage): `previous` newest first, at most
+    /// [`ARCHIVED_STATES_MAX_LENGTH`] (the caller checks).
+    pub(crate) fn from_parts(current: Option<SessionState>, previous: VecDeque<SessionState>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The archived sessions, newest first (storage).
+    pub(crate) fn previous(&self) -> &VecDeque<SessionState> {
+        &self.previous
+    }
+
     /// How many archived sessions are kept.
     pub fn archived_len(&self) -> usize {
         self.previous.len()

@@ -20,6 +20,11 @@ impl RootKey {
         Self(key)
     }
 
+    /// The key bytes (for storage).
+    pub(crate) fn key(&self) -> &Secret<32> {
+        &self.0
+    }
+
     /// One DH ratchet step: the next root key and a new chain starting at index 0.
     pub(crate) fn create_chain(
         &self,

@@ -5,8 +5,13 @@
 //! decrypt or session setup a single transaction.
 
 mod memory;
+pub mod serialize;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, SqliteStoreError, StorageKey};
 
 use crate::address::Address;
 use crate::crypto::{KeyPair, PublicKey};

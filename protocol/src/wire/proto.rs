@@ -244,3 +244,201 @@ pub struct RetryRequestProto {
     #[prost(bytes = "vec", optional, tag = "10")]
     pub signed_identity: Option<Vec<u8>>,
 }
+
+// ---- Storage records, never sent on the wire (the storage section of `wire.proto`; converted
+// by `store::serialize`). The types that hold secret bytes wipe them when dropped. ----
+
+/// `ChainKeyRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChainKeyRecordProto {
+    /// Field 1: the chain key (32 bytes, secret).
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub key: Option<Vec<u8>>,
+    /// Field 2: its position.
+    #[prost(uint32, optional, tag = "2")]
+    pub index: Option<u32>,
+}
+
+/// `SenderChainRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderChainRecordProto {
+    /// Field 1: our ratchet public key, serialized.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub ratchet_public: Option<Vec<u8>>,
+    /// Field 2: our ratchet private key (32 bytes, secret).
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub ratchet_private: Option<Vec<u8>>,
+    /// Field 3: the sending chain key.
+    #[prost(message, optional, tag = "3")]
+    pub chain_key: Option<ChainKeyRecordProto>,
+}
+
+/// `ReceiverChainRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReceiverChainRecordProto {
+    /// Field 1: the peer's ratchet key, serialized.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub ratchet_key: Option<Vec<u8>>,
+    /// Field 2: the chain's next position.
+    #[prost(message, optional, tag = "2")]
+    pub chain_key: Option<ChainKeyRecordProto>,
+    /// Field 3: chain keys at skipped positions, oldest first.
+    #[prost(message, repeated, tag = "3")]
+    pub skipped: Vec<ChainKeyRecordProto>,
+}
+
+/// `PendingPreKeyRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PendingPreKeyRecordProto {
+    /// Field 1: the one-time prekey used, if any.
+    #[prost(uint32, optional, tag = "1")]
+    pub pre_key_id: Option<u32>,
+    /// Field 2: the signed prekey used.
+    #[prost(uint32, optional, tag = "2")]
+    pub signed_pre_key_id: Option<u32>,
+    /// Field 3: our base key, serialized.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub base_key: Option<Vec<u8>>,
+}
+
+/// `SessionStateRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SessionStateRecordProto {
+    /// Field 1: our identity key, serialized.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub local_identity: Option<Vec<u8>>,
+    /// Field 2: the peer's identity key, serialized.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub remote_identity: Option<Vec<u8>>,
+    /// Field 3: the root key (32 bytes, secret).
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub root_key: Option<Vec<u8>>,
+    /// Field 4: our sending chain.
+    #[prost(message, optional, tag = "4")]
+    pub sender_chain: Option<SenderChainRecordProto>,
+    /// Field 5: the receiving chains, oldest first.
+    #[prost(message, repeated, tag = "5")]
+    pub receiver_chains: Vec<ReceiverChainRecordProto>,
+    /// Field 6: the length of our previous sending chain, as sent in messages.
+    #[prost(uint32, optional, tag = "6")]
+    pub previous_counter: Option<u32>,
+    /// Field 7: the X3DH parameters repeated until the peer answers.
+    #[prost(message, optional, tag = "7")]
+    pub pending_prekey: Option<PendingPreKeyRecordProto>,
+    /// Field 8: our registration id.
+    #[prost(uint32, optional, tag = "8")]
+    pub local_registration_id: Option<u32>,
+    /// Field 9: the peer's registration id.
+    #[prost(uint32, optional, tag = "9")]
+    pub remote_registration_id: Option<u32>,
+    /// Field 10: the initiator's base key, serialized.
+    #[prost(bytes = "vec", optional, tag = "10")]
+    pub alice_base_key: Option<Vec<u8>>,
+}
+
+/// `SessionRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SessionRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the current session.
+    #[prost(message, optional, tag = "2")]
+    pub current: Option<SessionStateRecordProto>,
+    /// Field 3: archived sessions, newest first.
+    #[prost(message, repeated, tag = "3")]
+    pub previous: Vec<SessionStateRecordProto>,
+}
+
+/// `SenderKeyStateRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderKeyStateRecordProto {
+    /// Field 1: the chain id.
+    #[prost(uint32, optional, tag = "1")]
+    pub chain_id: Option<u32>,
+    /// Field 2: the chain key at the chain's iteration.
+    #[prost(message, optional, tag = "2")]
+    pub chain_key: Option<ChainKeyRecordProto>,
+    /// Field 3: the sender's signing public key, serialized.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub signing_public: Option<Vec<u8>>,
+    /// Field 4: the signing private key (32 bytes, secret), on the sender's device only.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub signing_private: Option<Vec<u8>>,
+    /// Field 5: chain keys at skipped iterations, oldest first.
+    #[prost(message, repeated, tag = "5")]
+    pub skipped: Vec<ChainKeyRecordProto>,
+}
+
+/// `SenderKeyRecord`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SenderKeyRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the chains, newest first.
+    #[prost(message, repeated, tag = "2")]
+    pub states: Vec<SenderKeyStateRecordProto>,
+}
+
+/// `PreKeyRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PreKeyRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the prekey id.
+    #[prost(uint32, optional, tag = "2")]
+    pub id: Option<u32>,
+    /// Field 3: the public key, serialized.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub public_key: Option<Vec<u8>>,
+    /// Field 4: the private key (32 bytes, secret).
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub private_key: Option<Vec<u8>>,
+}
+
+/// `SignedPreKeyRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignedPreKeyRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the signed prekey id.
+    #[prost(uint32, optional, tag = "2")]
+    pub id: Option<u32>,
+    /// Field 3: the public key, serialized.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub public_key: Option<Vec<u8>>,
+    /// Field 4: the private key (32 bytes, secret).
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub private_key: Option<Vec<u8>>,
+    /// Field 5: the identity key's signature over the public key.
+    #[prost(bytes = "vec", optional, tag = "5")]
+    pub signature: Option<Vec<u8>>,
+    /// Field 6: when it was made (ms since the Unix epoch).
+    #[prost(uint64, optional, tag = "6")]
+    pub timestamp: Option<u64>,
+}
+
+/// Wipes secret bytes held by storage records when they are dropped.
+macro_rules! wipe_on_drop {
+    ($($ty:ident: $($field:ident),+;)+) => {$(
+        impl Drop for $ty {
+            fn drop(&mut self) {
+                $(if let Some(bytes) = self.$field.as_mut() {
+                    zeroize::Zeroize::zeroize(bytes);
+                })+
+            }
+        }
+    )+};
+}
+
+wipe_on_drop! {
+    ChainKeyRecordProto: key;
+    SenderChainRecordProto: ratchet_private;
+    SessionStateRecordProto: root_key;
+    SenderKeyStateRecordProto: signing_private;
+    PreKeyRecordProto: private_key;
+    SignedPreKeyRecordProto: private_key;
+}
