@@ -1,70 +1,684 @@
-//! The main job, at this stage of tandem: two devices agree on a key and check each other's
-//! signatures with the real primitives, then encrypt a message under the derived keys.
+//! The main job: the multi-device story, end to end, through the in-memory relay.
 //!
-//! Run with `cargo run --release -p tandem --example demo`. Later stages replace this with the
-//! multi-device story (link devices, exchange messages, groups, sync).
+//! 1. Alice's phone links a laptop and a tablet (each link payload shown as a QR code).
+//! 2. Bob's phone links a laptop the same way; Carol registers her phone.
+//! 3. Alice and Bob message each other: every message reaches every other device of both
+//!    accounts, the sender's own devices as sent copies.
+//! 4. A group of Alice, Bob and Carol: each sender's key goes to each device once.
+//! 5. Alice unlinks the tablet: it learns so from the signed device list, Alice's next group
+//!    message rotates the key and skips it, and a leaked copy cannot be read by it.
+//! 6. Bob's laptop loses its session with Alice's phone: a retry heals it.
+//! 7. A summary; the exit status is non-zero if anything unexpected happened.
+//!
+//! Run with `scripts/demo` (`cargo run --release --locked -p tandem --example demo`). Real
+//! randomness from the operating system; a simulated clock that starts at the real time.
 
-use tandem::crypto::{self, KeyPair, Secret};
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+use qrcode::render::unicode::Dense1x2;
+use qrcode::{EcLevel, QrCode};
+use rand::Rng;
+use rand::rngs::ThreadRng;
+use tandem::Address;
+use tandem::account::DeviceRefusal;
+use tandem::client::{
+    Client, Conversation, DeviceOutcome, Directory, Envelope, EnvelopeKind, MemoryRelay, Received, SendReport,
+};
+use tandem::linking::LinkStatus;
+use tandem::store::SessionStore;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+/// Simulated time between two steps of the story.
+const STEP_MS: u64 = 1_500;
+
+/// What one device got over the whole story.
+#[derive(Default)]
+struct Tally {
+    messages: u32,
+    sent_copies: u32,
+    sender_keys: u32,
+    retries_served: u32,
+    expected_refusals: u32,
+    failures: u32,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The library never draws randomness itself: the application passes its CSPRNG in.
-    let mut rng = rand::rng();
+/// One received envelope, as the transcript and the checks see it.
+struct Event {
+    at: Address,
+    from: Address,
+    received: Received,
+}
 
-    let phone = KeyPair::generate(&mut rng);
-    let laptop = KeyPair::generate(&mut rng);
-    println!("phone  identity key {}", hex(&phone.public.serialize()));
-    println!("laptop identity key {}", hex(&laptop.public.serialize()));
+/// The relay, every device, the clock and the bookkeeping.
+struct World {
+    relay: MemoryRelay,
+    rng: ThreadRng,
+    clients: BTreeMap<Address, Client>,
+    labels: BTreeMap<Address, String>,
+    now: u64,
+    direct_sent: u32,
+    group_sent: u32,
+    posted: u64,
+    tallies: BTreeMap<Address, Tally>,
+    /// Devices whose next failure is a deliberate one (one entry per expected refusal).
+    expected: Vec<Address>,
+    /// Unexpected failures and failed checks.
+    problems: Vec<String>,
+}
 
-    // Each signs the other's key (as a primary signs a companion's identity when linking).
-    let by_phone = phone.private.sign(&laptop.public.serialize(), &mut rng);
-    let by_laptop = laptop.private.sign(&phone.public.serialize(), &mut rng);
-    phone
-        .public
-        .verify(&laptop.public.serialize(), by_phone.as_ref())?;
-    laptop
-        .public
-        .verify(&phone.public.serialize(), by_laptop.as_ref())?;
-    println!("signatures verified both ways (libsignal curve25519 signatures)");
-    let tampered = {
-        let mut s = by_phone.to_bytes();
-        s[5] ^= 1;
-        s
-    };
-    let refused = phone
-        .public
-        .verify(&laptop.public.serialize(), &tampered)
-        .is_err();
-    println!("a tampered signature is refused: {refused}");
+fn device<'a>(clients: &'a mut BTreeMap<Address, Client>, a: &Address) -> Res<&'a mut Client> {
+    clients.get_mut(a).ok_or_else(|| format!("no device {a}").into())
+}
 
-    // X25519 agreement, the same secret on both sides.
-    let on_phone = phone.private.agree(&laptop.public)?;
-    let on_laptop = laptop.private.agree(&phone.public)?;
-    println!("shared secret agrees: {}", on_phone == on_laptop);
+impl World {
+    fn new() -> Res<Self> {
+        let now = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+        Ok(Self {
+            relay: MemoryRelay::new(),
+            rng: rand::rng(),
+            clients: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            now,
+            direct_sent: 0,
+            group_sent: 0,
+            posted: 0,
+            tallies: BTreeMap::new(),
+            expected: Vec::new(),
+            problems: Vec::new(),
+        })
+    }
 
-    // Derive cipher key, MAC key and IV as a Signal message key is expanded (80 bytes).
-    let derived: Secret<80> = crypto::hkdf_sha256(on_phone.expose(), &[], b"tandem demo")?;
-    let (cipher_key, rest) = derived.expose().split_at(32);
-    let (mac_key, iv) = rest.split_at(32);
-    let cipher_key = Secret::new(<[u8; 32]>::try_from(cipher_key)?);
-    let iv = <[u8; 16]>::try_from(iv)?;
-    let plaintext = b"hello from the phone";
-    let ciphertext = crypto::aes256_cbc_encrypt(&cipher_key, &iv, plaintext);
-    let tag = crypto::hmac_sha256(mac_key, &ciphertext);
+    fn tick(&mut self) {
+        self.now += STEP_MS;
+    }
 
-    let derived_on_laptop: Secret<80> = crypto::hkdf_sha256(on_laptop.expose(), &[], b"tandem demo")?;
-    let (key2, rest2) = derived_on_laptop.expose().split_at(32);
-    let (mac2, iv2) = rest2.split_at(32);
-    crypto::verify_hmac_sha256(mac2, &[&ciphertext], &tag[..8])?;
-    let opened = crypto::aes256_cbc_decrypt(
-        &Secret::new(<[u8; 32]>::try_from(key2)?),
-        &<[u8; 16]>::try_from(iv2)?,
-        &ciphertext,
-    )?;
-    println!("laptop decrypted: {:?}", String::from_utf8_lossy(&opened));
-    assert_eq!(opened, plaintext);
+    fn label(&self, a: &Address) -> String {
+        self.labels.get(a).cloned().unwrap_or_else(|| a.to_string())
+    }
+
+    fn add(&mut self, client: Client, label: &str) -> Address {
+        let a = client.address().clone();
+        self.labels.insert(a.clone(), label.to_string());
+        self.tallies.insert(a.clone(), Tally::default());
+        self.clients.insert(a.clone(), client);
+        a
+    }
+
+    fn post(&mut self, envelopes: Vec<Envelope>) {
+        self.posted += envelopes.len() as u64;
+        self.relay.post(envelopes);
+    }
+
+    /// A new account: its primary publishes its keys and its first signed device list.
+    fn primary(&mut self, name: &str, label: &str) -> Res<Address> {
+        self.tick();
+        let mut client = Client::new_primary(name, self.now, &mut self.rng);
+        let upload = client.upload(20, &mut self.rng)?;
+        self.relay.upload_device(upload);
+        let list = client.device_list().ok_or("a primary has a device list")?;
+        self.relay.set_device_list(name, list);
+        let a = self.add(client, label);
+        println!("{label} registers account {name:?} as device {}", a.device_id);
+        Ok(a)
+    }
+
+    /// Links a companion: it shows a QR code, the primary scans it and approves, the companion
+    /// finishes with the approval and publishes its keys.
+    fn link(&mut self, name: &str, label: &str, show_qr: bool) -> Res<Address> {
+        self.tick();
+        // `<Client>`: the client over the default in-memory store.
+        let pending = <Client>::begin_link(name, self.now, &mut self.rng);
+        let payload = pending.qr_payload();
+        println!("{label} shows its link code:");
+        if show_qr {
+            print!("{}", qr(&payload)?);
+        }
+        println!("  {payload}");
+        let primary = device(&mut self.clients, &Address::new(name, 0))?;
+        let approval = primary.approve_link(&payload, self.now, &mut self.rng)?;
+        self.relay.set_device_list(name, approval.device_list.serialize());
+        let mut client = pending.finish(&approval.message, &mut self.rng)?;
+        let upload = client.upload(20, &mut self.rng)?;
+        self.relay.upload_device(upload);
+        let a = self.add(client, label);
+        println!(
+            "{}'s phone approves: {label} linked as device {}",
+            capitalized(name),
+            a.device_id
+        );
+        Ok(a)
+    }
+
+    fn send(&mut self, from: &Address, to: &str, body: &str) -> Res<SendReport> {
+        self.tick();
+        let client = device(&mut self.clients, from)?;
+        let report = client.send(&mut self.relay, to, body.as_bytes(), self.now, &mut self.rng)?;
+        self.direct_sent += 1;
+        println!("{} → {to}: {body:?}", self.label(from));
+        println!("  {} envelopes; {}", report.envelopes.len(), outcomes(&report));
+        self.post(report.envelopes.clone());
+        Ok(report)
+    }
+
+    fn send_group(&mut self, from: &Address, group: [u8; 16], body: &str) -> Res<SendReport> {
+        self.tick();
+        let client = device(&mut self.clients, from)?;
+        let report = client.send_group(&mut self.relay, group, body.as_bytes(), self.now, &mut self.rng)?;
+        self.group_sent += 1;
+        println!("{} → group: {body:?}", self.label(from));
+        println!(
+            "  {} envelopes: {} sender-key distributions + {} copies of the group message; {}",
+            report.envelopes.len(),
+            distributions(&report),
+            report.envelopes.len() - distributions(&report),
+            outcomes(&report)
+        );
+        self.post(report.envelopes.clone());
+        Ok(report)
+    }
+
+    /// Hands every queued envelope to its device, and their replies too, until nothing is left.
+    fn deliver_all(&mut self) -> Res<Vec<Event>> {
+        self.tick();
+        let mut events = Vec::new();
+        loop {
+            let addresses: Vec<Address> = self.clients.keys().cloned().collect();
+            let mut any = false;
+            for a in addresses {
+                for envelope in self.relay.fetch(&a) {
+                    any = true;
+                    let client = device(&mut self.clients, &a)?;
+                    let receipt = client.receive(&mut self.relay, &envelope, self.now, &mut self.rng);
+                    let asks_retry = receipt
+                        .replies
+                        .iter()
+                        .any(|e| e.kind == EnvelopeKind::RetryRequest);
+                    self.post(receipt.replies);
+                    let event = Event {
+                        at: a.clone(),
+                        from: envelope.sender.clone(),
+                        received: receipt.received,
+                    };
+                    self.record(&event, asks_retry);
+                    events.push(event);
+                }
+            }
+            if !any {
+                return Ok(events);
+            }
+        }
+    }
+
+    /// Prints one received envelope and counts it.
+    fn record(&mut self, event: &Event, asks_retry: bool) {
+        let label = self.label(&event.at);
+        let failed = matches!(event.received, Received::Failed(_));
+        let expected = failed && self.claim_expected(&event.at);
+        let line = match &event.received {
+            Received::Message { from, message } if message.group_id.is_some() => {
+                format!("group message from {from}: {:?}", text(&message.body))
+            }
+            Received::Message { from, message } => format!("message from {from}: {:?}", text(&message.body)),
+            Received::SentCopy {
+                from,
+                conversation,
+                message,
+            } => format!(
+                "sent copy from own {from}, in {}: {:?}",
+                conversation_name(conversation),
+                text(&message.body)
+            ),
+            Received::GroupKey { from, .. } => format!("sender key of {from}"),
+            Received::RetryServed { to, .. } => format!("served a retry: re-sent the message to {to}"),
+            Received::Duplicate => "a duplicate, ignored".to_string(),
+            Received::Failed(why) => {
+                let mark = if expected {
+                    "refused (expected)"
+                } else {
+                    "✗ UNEXPECTED failure"
+                };
+                let retry = if asks_retry { "; asks for a retry" } else { "" };
+                format!("{mark}: envelope from {}: {why:?}{retry}", event.from)
+            }
+            other => format!("{other:?}"),
+        };
+        println!("  {label:<15} ← {line}");
+        if failed && !expected {
+            self.problems.push(format!(
+                "{label}: unexpected failure on an envelope from {}",
+                event.from
+            ));
+        }
+        let Some(t) = self.tallies.get_mut(&event.at) else {
+            return;
+        };
+        match &event.received {
+            Received::Message { .. } => t.messages += 1,
+            Received::SentCopy { .. } => t.sent_copies += 1,
+            Received::GroupKey { .. } => t.sender_keys += 1,
+            Received::RetryServed { .. } => t.retries_served += 1,
+            Received::Failed(_) if expected => t.expected_refusals += 1,
+            Received::Failed(_) => t.failures += 1,
+            _ => {}
+        }
+    }
+
+    /// The next failure on `at` is a deliberate one.
+    fn expect_refusal(&mut self, at: &Address) {
+        self.expected.push(at.clone());
+    }
+
+    /// Whether a failure on `at` was expected (each expectation covers one failure).
+    fn claim_expected(&mut self, at: &Address) -> bool {
+        match self.expected.iter().position(|a| a == at) {
+            Some(i) => {
+                self.expected.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn check(&mut self, ok: bool, what: &str) {
+        if ok {
+            println!("  ✓ {what}");
+        } else {
+            println!("  ✗ {what}: NO");
+            self.problems.push(format!("check failed: {what}"));
+        }
+    }
+
+    fn labels_of(&self, devices: &BTreeSet<Address>) -> String {
+        devices
+            .iter()
+            .map(|a| self.label(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The link payload as a QR code for a dark terminal (light modules drawn, quiet zone included).
+fn qr(payload: &str) -> Res<String> {
+    let code = QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::L)?;
+    let image = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .build();
+    Ok(image.lines().map(|l| format!("  {l}\n")).collect())
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+fn conversation_name(c: &Conversation) -> String {
+    match c {
+        Conversation::Direct(account) => format!("the chat with {account}"),
+        Conversation::Group(_) => "the group".to_string(),
+    }
+}
+
+/// Pairwise envelopes in a group send: the sender-key distributions.
+fn distributions(report: &SendReport) -> usize {
+    report
+        .envelopes
+        .iter()
+        .filter(|e| e.kind != EnvelopeKind::SenderKey)
+        .count()
+}
+
+/// Per-device outcomes of a send, grouped: "new session: bob.0, bob.1; encrypted: alice.1".
+fn outcomes(report: &SendReport) -> String {
+    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (address, outcome) in &report.devices {
+        let kind = match outcome {
+            DeviceOutcome::Encrypted => "encrypted".to_string(),
+            DeviceOutcome::NewSession => "new session".to_string(),
+            DeviceOutcome::Refused(why) => format!("refused ({why:?})"),
+            DeviceOutcome::Failed(why) => format!("failed ({why})"),
+            other => format!("{other:?}"),
+        };
+        by_kind.entry(kind).or_default().push(address.to_string());
+    }
+    by_kind
+        .iter()
+        .map(|(kind, devices)| format!("{kind}: {}", devices.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The devices that read (as a message or a sent copy) a message with this body.
+fn readers(events: &[Event], body: &str) -> BTreeSet<Address> {
+    events
+        .iter()
+        .filter(|e| match &e.received {
+            Received::Message { message, .. } | Received::SentCopy { message, .. } => {
+                message.body == body.as_bytes()
+            }
+            _ => false,
+        })
+        .map(|e| e.at.clone())
+        .collect()
+}
+
+fn set<const N: usize>(devices: [&Address; N]) -> BTreeSet<Address> {
+    devices.into_iter().cloned().collect()
+}
+
+fn heading(title: &str) {
+    println!("\n━━ {title} ━━");
+}
+
+/// Every device of the story.
+struct Cast {
+    alice_phone: Address,
+    alice_laptop: Address,
+    alice_tablet: Address,
+    bob_phone: Address,
+    bob_laptop: Address,
+    carol_phone: Address,
+}
+
+impl Cast {
+    fn all(&self) -> [&Address; 6] {
+        [
+            &self.alice_phone,
+            &self.alice_laptop,
+            &self.alice_tablet,
+            &self.bob_phone,
+            &self.bob_laptop,
+            &self.carol_phone,
+        ]
+    }
+}
+
+fn step1_alice_links(w: &mut World) -> Res<(Address, Address, Address)> {
+    heading("1. Alice's phone links a laptop and a tablet");
+    let phone = w.primary("alice", "Alice's phone")?;
+    println!();
+    let laptop = w.link("alice", "Alice's laptop", true)?;
+    println!();
+    let tablet = w.link("alice", "Alice's tablet", true)?;
+    Ok((phone, laptop, tablet))
+}
+
+fn step2_bob_links(w: &mut World) -> Res<(Address, Address, Address)> {
+    heading("2. Bob's phone links a laptop; Carol registers her phone");
+    let phone = w.primary("bob", "Bob's phone")?;
+    println!();
+    let laptop = w.link("bob", "Bob's laptop", true)?;
+    println!();
+    let carol = w.primary("carol", "Carol's phone")?;
+    Ok((phone, laptop, carol))
+}
+
+/// Sends a 1:1 message and checks exactly `expected` read it.
+fn direct(w: &mut World, from: &Address, to: &str, body: &str, expected: &BTreeSet<Address>) -> Res<()> {
+    w.send(from, to, body)?;
+    let events = w.deliver_all()?;
+    let got = readers(&events, body);
+    let what = format!("read on {} devices: {}", expected.len(), w.labels_of(expected));
+    w.check(&got == expected, &what);
     Ok(())
+}
+
+fn step3_direct_messages(w: &mut World, c: &Cast) -> Res<()> {
+    heading("3. Alice and Bob message each other: every device gets it");
+    let to_bob = set([&c.bob_phone, &c.bob_laptop, &c.alice_laptop, &c.alice_tablet]);
+    direct(w, &c.alice_phone, "bob", "Hi Bob! Sent from my phone.", &to_bob)?;
+    println!();
+    let to_alice = set([&c.alice_phone, &c.alice_laptop, &c.alice_tablet, &c.bob_phone]);
+    direct(
+        w,
+        &c.bob_laptop,
+        "alice",
+        "Hi Alice, answering from my laptop.",
+        &to_alice,
+    )?;
+    Ok(())
+}
+
+/// A group message: checks who read it and how many sender-key distributions it took.
+fn group_message(
+    w: &mut World,
+    (from, group): (&Address, [u8; 16]),
+    body: &str,
+    expected: &BTreeSet<Address>,
+    expected_distributions: usize,
+) -> Res<(SendReport, Vec<Event>)> {
+    let report = w.send_group(from, group, body)?;
+    let events = w.deliver_all()?;
+    let what = format!("{expected_distributions} sender-key distributions");
+    w.check(distributions(&report) == expected_distributions, &what);
+    let what = format!("read on {} devices: {}", expected.len(), w.labels_of(expected));
+    w.check(readers(&events, body) == *expected, &what);
+    Ok((report, events))
+}
+
+fn step4_group(w: &mut World, c: &Cast) -> Res<[u8; 16]> {
+    heading("4. A group of Alice, Bob and Carol: each sender key goes to each device once");
+    let mut group = [0u8; 16];
+    w.rng.fill_bytes(&mut group);
+    for a in c.all() {
+        device(&mut w.clients, a)?.set_group_members(group, &["alice", "bob", "carol"]);
+    }
+    println!("every device knows the group: alice, bob, carol\n");
+    let others =
+        |me: &Address| -> BTreeSet<Address> { c.all().into_iter().filter(|a| *a != me).cloned().collect() };
+    let mut events = Vec::new();
+    for (sender, bodies) in [
+        (
+            &c.alice_phone,
+            ["Welcome to the group!", "Second message: no key this time."],
+        ),
+        (
+            &c.bob_phone,
+            ["Bob here, hello all.", "And again, key already known."],
+        ),
+    ] {
+        let [first, second] = bodies;
+        events.extend(group_message(w, (sender, group), first, &others(sender), 5)?.1);
+        println!();
+        events.extend(group_message(w, (sender, group), second, &others(sender), 0)?.1);
+        println!();
+    }
+    // Each receiving device got each sender's key exactly once.
+    let mut keys: BTreeMap<(Address, Address), u32> = BTreeMap::new();
+    for e in &events {
+        if let Received::GroupKey { from, .. } = &e.received {
+            *keys.entry((e.at.clone(), from.clone())).or_default() += 1;
+        }
+    }
+    let once = keys.len() == 10 && keys.values().all(|n| *n == 1);
+    w.check(
+        once,
+        "each of the 5 other devices got each sender's key exactly once (10 keys)",
+    );
+    Ok(group)
+}
+
+fn link_status(w: &World, tablet: &Address) -> Res<Option<LinkStatus>> {
+    let served = w.relay.devices(&tablet.name)?;
+    let client = w.clients.get(tablet).ok_or("no tablet")?;
+    Ok(client.link_status(&served.signed_list))
+}
+
+fn step5_unlink(w: &mut World, c: &Cast, group: [u8; 16]) -> Res<()> {
+    heading("5. Alice unlinks the tablet");
+    let before = link_status(w, &c.alice_tablet)?;
+    println!("the tablet reads the served device list: {before:?}");
+    w.tick();
+    let phone = device(&mut w.clients, &c.alice_phone)?;
+    let list = phone.unlink(c.alice_tablet.device_id, w.now, &mut w.rng)?;
+    w.relay.set_device_list("alice", &list);
+    println!(
+        "Alice's phone unlinks device {} and publishes the new signed device list",
+        c.alice_tablet.device_id
+    );
+    println!("(the server still serves the tablet's keys: the signed list alone decides)");
+    let after = link_status(w, &c.alice_tablet)?;
+    println!("the tablet reads the served device list: {after:?}");
+    w.check(before == Some(LinkStatus::Linked), "the tablet was linked before");
+    w.check(
+        after == Some(LinkStatus::Unlinked),
+        "the tablet sees it is unlinked",
+    );
+    println!();
+
+    let body = "The tablet is gone; new key.";
+    let remaining = set([&c.alice_laptop, &c.bob_phone, &c.bob_laptop, &c.carol_phone]);
+    let report = w.send_group(&c.alice_phone, group, body)?;
+    // The server leaks a copy of the group message to the tablet.
+    let leaked = report
+        .envelopes
+        .iter()
+        .find(|e| e.kind == EnvelopeKind::SenderKey)
+        .cloned()
+        .map(|e| Envelope {
+            recipient: c.alice_tablet.clone(),
+            ..e
+        });
+    println!("  (the server leaks a copy of the group message to the tablet)");
+    let leaked_any = leaked.is_some();
+    w.post(leaked.into_iter().collect());
+    // The tablet cannot read it and asks for a retry; Alice's phone refuses the unlinked device.
+    w.expect_refusal(&c.alice_tablet);
+    w.expect_refusal(&c.alice_phone);
+    let events = w.deliver_all()?;
+    w.check(
+        distributions(&report) == 4,
+        "the key rotated: a new sender key to the 4 remaining devices",
+    );
+    let skipped = report.envelopes.iter().all(|e| e.recipient != c.alice_tablet)
+        && report.devices.contains(&(
+            c.alice_tablet.clone(),
+            DeviceOutcome::Refused(DeviceRefusal::NotOnList),
+        ));
+    w.check(
+        skipped,
+        "nothing was sent to the tablet (refused: not on the list)",
+    );
+    let what = format!("read on {} devices: {}", remaining.len(), w.labels_of(&remaining));
+    w.check(readers(&events, body) == remaining, &what);
+    let tablet_refused = events
+        .iter()
+        .any(|e| e.at == c.alice_tablet && matches!(e.received, Received::Failed(_)));
+    w.check(
+        leaked_any && tablet_refused,
+        "the tablet cannot read the leaked copy",
+    );
+    Ok(())
+}
+
+fn step6_retry(w: &mut World, c: &Cast) -> Res<()> {
+    heading("6. Bob's laptop lost its session with Alice's phone: a retry heals it");
+    device(&mut w.clients, &c.bob_laptop)?
+        .store_mut()
+        .remove_session(&c.alice_phone)?;
+    println!(
+        "Bob's laptop loses its session with {} (restored from an old backup)",
+        c.alice_phone
+    );
+    let body = "Did everyone get this?";
+    w.send(&c.alice_phone, "bob", body)?;
+    w.expect_refusal(&c.bob_laptop);
+    let events = w.deliver_all()?;
+    let expected = set([&c.bob_phone, &c.bob_laptop, &c.alice_laptop]);
+    let what = format!("read on {} devices: {}", expected.len(), w.labels_of(&expected));
+    w.check(readers(&events, body) == expected, &what);
+    let served = events
+        .iter()
+        .any(|e| e.at == c.alice_phone && matches!(e.received, Received::RetryServed { .. }));
+    w.check(served, "Alice's phone served the retry");
+    println!();
+    let reply = set([&c.alice_phone, &c.alice_laptop, &c.bob_phone]);
+    direct(w, &c.bob_laptop, "alice", "Got it, after a retry.", &reply)
+}
+
+fn summary(w: &mut World, c: &Cast, started: Instant) -> ExitCode {
+    heading("7. Summary");
+    for a in &w.expected.clone() {
+        w.problems
+            .push(format!("an expected refusal on {a} did not happen"));
+    }
+    let refusals: u32 = w.tallies.values().map(|t| t.expected_refusals).sum();
+    let failures: u32 = w.tallies.values().map(|t| t.failures).sum();
+    println!(
+        "messages sent           {:>4}  ({} 1:1, {} group)",
+        w.direct_sent + w.group_sent,
+        w.direct_sent,
+        w.group_sent
+    );
+    println!(
+        "envelopes posted        {:>4}  (incl. retry traffic and the leaked copy)",
+        w.posted
+    );
+    println!("envelopes delivered     {:>4}", w.relay.delivered());
+    println!(
+        "expected refusals       {refusals:>4}  (leaked copy on the tablet, the tablet's retry request, Bob's laptop without a session)"
+    );
+    println!("unexpected failures     {failures:>4}");
+    println!();
+    println!(
+        "{:<15} {:<8} {:>8} {:>11} {:>11} {:>8} {:>9} {:>8}",
+        "device", "address", "messages", "sent copies", "sender keys", "retries", "refusals", "failures"
+    );
+    for a in c.all() {
+        let Some(t) = w.tallies.get(a) else { continue };
+        println!(
+            "{:<15} {:<8} {:>8} {:>11} {:>11} {:>8} {:>9} {:>8}",
+            w.label(a),
+            a.to_string(),
+            t.messages,
+            t.sent_copies,
+            t.sender_keys,
+            t.retries_served,
+            t.expected_refusals,
+            t.failures
+        );
+    }
+    println!("\nruntime {:.2?}", started.elapsed());
+    if w.problems.is_empty() {
+        println!("OK: every check passed, no unexpected failure");
+        ExitCode::SUCCESS
+    } else {
+        println!("FAILED:");
+        for p in &w.problems {
+            println!("  {p}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn main() -> Res<ExitCode> {
+    let started = Instant::now();
+    let mut w = World::new()?;
+    let (alice_phone, alice_laptop, alice_tablet) = step1_alice_links(&mut w)?;
+    let (bob_phone, bob_laptop, carol_phone) = step2_bob_links(&mut w)?;
+    let cast = Cast {
+        alice_phone,
+        alice_laptop,
+        alice_tablet,
+        bob_phone,
+        bob_laptop,
+        carol_phone,
+    };
+    step3_direct_messages(&mut w, &cast)?;
+    let group = step4_group(&mut w, &cast)?;
+    step5_unlink(&mut w, &cast, group)?;
+    step6_retry(&mut w, &cast)?;
+    Ok(summary(&mut w, &cast, started))
 }

@@ -906,11 +906,16 @@ impl<S: ClientStore> Client<S> {
             message: distribution.serialized().to_vec(),
         };
         let mut delivered_key = Vec::new();
+        let mut new_sessions = BTreeSet::new();
         for (member, device) in &lacking {
             let (outcome, envelope) = self.encrypt_for(directory, (member, device), &content, (id, now), rng);
             if let Some(e) = envelope {
                 report.envelopes.push(e);
-                delivered_key.push(Address::new(member.clone(), device.device_id));
+                let address = Address::new(member.clone(), device.device_id);
+                if outcome == DeviceOutcome::NewSession {
+                    new_sessions.insert(address.clone());
+                }
+                delivered_key.push(address);
             } else {
                 report
                     .devices
@@ -940,7 +945,12 @@ impl<S: ClientStore> Client<S> {
             .map(|g| g.has_key.clone())
             .unwrap_or_default();
         for address in target_addresses.into_iter().filter(|a| has_key.contains(a)) {
-            report.devices.push((address.clone(), DeviceOutcome::Encrypted));
+            let outcome = if new_sessions.contains(&address) {
+                DeviceOutcome::NewSession
+            } else {
+                DeviceOutcome::Encrypted
+            };
+            report.devices.push((address.clone(), outcome));
             report.envelopes.push(Envelope {
                 sender: self.address.clone(),
                 recipient: address,
