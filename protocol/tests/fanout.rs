@@ -15,32 +15,65 @@ use rand_chacha::rand_core::SeedableRng;
 use tandem::Address;
 use tandem::account::DeviceRefusal;
 use tandem::client::{
-    Client, Conversation, DeviceOutcome, DeviceUpload, Envelope, MemoryRelay, ReceiveFailure, Received,
+    Client, ClientStore, Conversation, DeviceOutcome, DeviceUpload, Envelope, MemoryRelay, ReceiveFailure,
+    Received,
 };
 use tandem::crypto::KeyPair;
-use tandem::store::SessionStore;
+use tandem::store::{MemoryStore, SqliteOptions, SqliteStore, StoreError};
 
 const T0: u64 = 1_760_000_000_000;
 
-struct World {
+type MakeStore<S> = Box<dyn FnMut(&KeyPair, u32) -> Result<S, StoreError>>;
+
+struct World<S: ClientStore> {
     relay: MemoryRelay,
     rng: ChaCha20Rng,
-    clients: BTreeMap<Address, Client>,
+    clients: BTreeMap<Address, Client<S>>,
     now: u64,
+    make: MakeStore<S>,
 }
 
-impl World {
-    fn new(seed: u64) -> Self {
+fn memory(seed: u64) -> World<MemoryStore> {
+    World::with(
+        seed,
+        Box::new(|id: &KeyPair, reg: u32| Ok(MemoryStore::new(id.clone(), reg))),
+    )
+}
+
+/// Every device in its own SQLite file (WAL) in a fresh temporary folder.
+fn sqlite(seed: u64, test: &str) -> World<SqliteStore> {
+    let dir = std::env::temp_dir().join(format!("tandem-fanout-{}-{test}-{seed}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut n = 0;
+    World::with(
+        seed,
+        Box::new(move |id: &KeyPair, reg: u32| {
+            n += 1;
+            SqliteStore::create(
+                dir.join(format!("device-{n}.db")),
+                id,
+                reg,
+                SqliteOptions::default(),
+            )
+            .map_err(StoreError::from)
+        }),
+    )
+}
+
+impl<S: ClientStore> World<S> {
+    fn with(seed: u64, make: MakeStore<S>) -> Self {
         Self {
             relay: MemoryRelay::new(),
             rng: ChaCha20Rng::seed_from_u64(seed),
             clients: BTreeMap::new(),
             now: T0,
+            make,
         }
     }
 
     fn primary(&mut self, name: &str) -> Address {
-        let mut c = Client::new_primary(name, self.now, &mut self.rng);
+        let mut c = Client::new_primary_with(name, self.now, &mut self.rng, &mut self.make).unwrap();
         let upload = c.upload(20, &mut self.rng).unwrap();
         self.relay.upload_device(upload);
         self.relay.set_device_list(name, c.device_list().unwrap());
@@ -56,7 +89,9 @@ impl World {
             .approve_link(&pending.qr_payload(), self.now, &mut self.rng)
             .unwrap();
         self.relay.set_device_list(name, approval.device_list.serialize());
-        let mut c = pending.finish(&approval.message, &mut self.rng).unwrap();
+        let mut c = pending
+            .finish_with(&approval.message, &mut self.rng, &mut self.make)
+            .unwrap();
         let upload: DeviceUpload = c.upload(20, &mut self.rng).unwrap();
         self.relay.upload_device(upload);
         let a = c.address().clone();
@@ -127,9 +162,7 @@ fn addr(name: &str, id: u32) -> Address {
     Address::new(name, id)
 }
 
-#[test]
-fn a_message_reaches_every_device_of_both_accounts() {
-    let mut w = World::new(1);
+fn a_message_reaches_every_device_of_both_accounts<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     w.link("alice");
     w.link("alice");
@@ -183,9 +216,7 @@ fn a_message_reaches_every_device_of_both_accounts() {
     assert_eq!(bodies(&w.deliver_all()).len(), 4);
 }
 
-#[test]
-fn a_ghost_device_added_by_the_server_gets_nothing() {
-    let mut w = World::new(2);
+fn a_ghost_device_added_by_the_server_gets_nothing<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     w.primary("bob");
     // The server adds a device to Bob's account that Bob's account key never signed.
@@ -210,9 +241,7 @@ fn a_ghost_device_added_by_the_server_gets_nothing() {
     let _ = KeyPair::generate(&mut ghost_rng);
 }
 
-#[test]
-fn groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked() {
-    let mut w = World::new(3);
+fn groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     let laptop = w.link("alice");
     let tablet = w.link("alice");
@@ -276,9 +305,7 @@ fn groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked() {
     );
 }
 
-#[test]
-fn a_removed_member_cannot_read_later_group_messages() {
-    let mut w = World::new(4);
+fn a_removed_member_cannot_read_later_group_messages<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     let bob = w.primary("bob");
     let carol = w.primary("carol");
@@ -316,9 +343,7 @@ fn a_removed_member_cannot_read_later_group_messages() {
     assert!(matches!(r.received, Received::Failed(_)), "{:?}", r.received);
 }
 
-#[test]
-fn a_device_that_lost_its_session_is_healed_by_a_retry() {
-    let mut w = World::new(5);
+fn a_device_that_lost_its_session_is_healed_by_a_retry<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     let bob = w.primary("bob");
     w.send(&alice, "bob", b"first");
@@ -354,9 +379,7 @@ fn a_device_that_lost_its_session_is_healed_by_a_retry() {
     assert_eq!(bodies(&w.deliver_all())[&alice], vec![b"healed".to_vec()]);
 }
 
-#[test]
-fn status_updates_reach_the_audience_only() {
-    let mut w = World::new(6);
+fn status_updates_reach_the_audience_only<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     let laptop = w.link("alice");
     let bob = w.primary("bob");
@@ -406,9 +429,7 @@ fn status_updates_reach_the_audience_only() {
     );
 }
 
-#[test]
-fn a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices() {
-    let mut w = World::new(7);
+fn a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices<S: ClientStore>(mut w: World<S>) {
     let alice = w.primary("alice");
     let bob = w.primary("bob");
     let report = w.send(&alice, "bob", b"hello");
@@ -443,9 +464,7 @@ fn a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices() {
 
 /// 50 accounts × 4 devices in one group, with membership churn: every message is checked on
 /// every device that should have it and on none that should not.
-#[test]
-fn fifty_accounts_of_four_devices_in_one_group_with_churn() {
-    let mut w = World::new(8);
+fn fifty_accounts_of_four_devices_in_one_group_with_churn<S: ClientStore>(mut w: World<S>) {
     let names: Vec<String> = (0..50).map(|i| format!("user{i:02}")).collect();
     for n in &names {
         w.primary(n);
@@ -455,7 +474,7 @@ fn fifty_accounts_of_four_devices_in_one_group_with_churn() {
     }
     let g = [0x42; 16];
     let mut members: Vec<String> = names.clone();
-    let set_members = |w: &mut World, members: &[String]| {
+    let set_members = |w: &mut World<S>, members: &[String]| {
         let refs: Vec<&str> = members.iter().map(String::as_str).collect();
         let addresses: Vec<Address> = w.clients.keys().cloned().collect();
         for a in addresses {
@@ -495,4 +514,33 @@ fn fifty_accounts_of_four_devices_in_one_group_with_churn() {
         }
     }
     println!("checked {checked} (device, message) pairs over 200 devices");
+}
+
+/// Each scenario runs against both stores.
+macro_rules! both_stores {
+    ($($name:ident = $seed:expr),* $(,)?) => {
+        mod in_memory {
+            $(#[test]
+            fn $name() {
+                super::$name(super::memory($seed));
+            })*
+        }
+        mod in_sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::sqlite($seed, stringify!($name)));
+            })*
+        }
+    };
+}
+
+both_stores! {
+    a_message_reaches_every_device_of_both_accounts = 1,
+    a_ghost_device_added_by_the_server_gets_nothing = 2,
+    groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked = 3,
+    a_removed_member_cannot_read_later_group_messages = 4,
+    a_device_that_lost_its_session_is_healed_by_a_retry = 5,
+    status_updates_reach_the_audience_only = 6,
+    a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices = 7,
+    fifty_accounts_of_four_devices_in_one_group_with_churn = 8,
 }

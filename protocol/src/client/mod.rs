@@ -29,7 +29,7 @@ use crate::crypto::{KeyPair, PublicKey};
 use crate::group;
 use crate::linking::{Approval, LinkError, LinkRequest, LinkedDevice, PendingLink, PrimaryAccount};
 use crate::session::{self, DecryptError, PreKeyBundle, PreKeyRecord, SignedPreKeyRecord};
-use crate::store::{MemoryStore, ProtocolStore, SenderKeyStore};
+use crate::store::{MemoryStore, ProtocolStore, SenderKeyStore, StepTransaction, StoreError};
 use crate::wire::SenderKeyMessage;
 
 /// A conversation: with one account, or a group.
@@ -125,6 +125,8 @@ pub enum ReceiveFailure {
     BadRetry,
     /// The directory could not be asked.
     Directory(DirectoryError),
+    /// The local store failed; nothing of this envelope was kept.
+    Store(String),
 }
 
 /// The result of receiving one envelope.
@@ -191,11 +193,11 @@ struct SentMessage {
     recipients: BTreeSet<Address>,
 }
 
-/// Everything a client keeps: pairwise and sender-key state. [`MemoryStore`] is one; a SQLite
-/// store is another.
-pub trait ClientStore: ProtocolStore + SenderKeyStore {}
+/// Everything a client keeps: pairwise and sender-key state, with steps that commit as one
+/// transaction. [`MemoryStore`] is one; `SqliteStore` is another.
+pub trait ClientStore: ProtocolStore + SenderKeyStore + StepTransaction {}
 
-impl<T: ProtocolStore + SenderKeyStore> ClientStore for T {}
+impl<T: ProtocolStore + SenderKeyStore + StepTransaction> ClientStore for T {}
 
 /// One device of an account, over its store `S`.
 pub struct Client<S = MemoryStore> {
@@ -238,7 +240,7 @@ impl PendingClient {
     /// Completes linking with the primary's approval message (in-memory store).
     pub fn finish<R: CryptoRng + ?Sized>(&self, approval: &[u8], rng: &mut R) -> Result<Client, ClientError> {
         self.finish_with(approval, rng, |identity, registration_id| {
-            MemoryStore::new(identity.clone(), registration_id)
+            Ok(MemoryStore::new(identity.clone(), registration_id))
         })
     }
 
@@ -248,7 +250,7 @@ impl PendingClient {
         &self,
         approval: &[u8],
         rng: &mut R,
-        make_store: impl FnOnce(&KeyPair, u32) -> S,
+        make_store: impl FnOnce(&KeyPair, u32) -> Result<S, StoreError>,
     ) -> Result<Client<S>, ClientError> {
         let linked = self.pending.complete(approval, rng)?;
         let address = Address::new(self.name.clone(), linked.device_id());
@@ -337,10 +339,10 @@ impl<S: ClientStore> Client<S> {
         identity: KeyPair,
         role: Role,
         rng: &mut R,
-        make_store: impl FnOnce(&KeyPair, u32) -> S,
+        make_store: impl FnOnce(&KeyPair, u32) -> Result<S, StoreError>,
     ) -> Result<Self, ClientError> {
         let registration_id = session::generate_registration_id(rng);
-        let mut store = make_store(&identity, registration_id);
+        let mut store = make_store(&identity, registration_id).map_err(store_err)?;
         let signed = SignedPreKeyRecord::generate(1, &identity, 0, rng);
         store.save_signed_pre_key(signed).map_err(store_err)?;
         Ok(Self::from_parts(address, identity, role, store, registration_id))
@@ -352,7 +354,7 @@ impl<S: ClientStore> Client<S> {
         name: &str,
         now: u64,
         rng: &mut R,
-        make_store: impl FnOnce(&KeyPair, u32) -> S,
+        make_store: impl FnOnce(&KeyPair, u32) -> Result<S, StoreError>,
     ) -> Result<Self, ClientError> {
         let identity = KeyPair::generate(rng);
         let primary = PrimaryAccount::new(identity.clone(), now, rng);
@@ -662,6 +664,23 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
+        self.store.begin_step().map_err(store_err)?;
+        let result = self.send_step(directory, account, body, now, rng);
+        match self.store.end_step(result.is_ok()) {
+            Ok(()) => result,
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    /// The body of [`Self::send`], inside one store step.
+    fn send_step<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        account: &str,
+        body: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
         let mut id = [0u8; 16];
         rng.fill_bytes(&mut id);
         let message = DataMessage {
@@ -714,6 +733,22 @@ impl<S: ClientStore> Client<S> {
     /// changed): refreshes and verifies the device lists and sends the message, pairwise, only to
     /// the verified devices that did not get it.
     pub fn resend_to_missing<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        message_id: [u8; 16],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        self.store.begin_step().map_err(store_err)?;
+        let result = self.resend_to_missing_step(directory, message_id, now, rng);
+        match self.store.end_step(result.is_ok()) {
+            Ok(()) => result,
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    /// The body of [`Self::resend_to_missing`], inside one store step.
+    fn resend_to_missing_step<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
         &mut self,
         directory: &mut D,
         message_id: [u8; 16],
@@ -846,6 +881,23 @@ impl<S: ClientStore> Client<S> {
     /// Sends `body` to a group: our sender key goes (in pairwise envelopes) only to member
     /// devices that lack it; the message is encrypted once and addressed to every member device.
     pub fn send_group<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        group_id: [u8; 16],
+        body: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        self.store.begin_step().map_err(store_err)?;
+        let result = self.send_group_step(directory, group_id, body, now, rng);
+        match self.store.end_step(result.is_ok()) {
+            Ok(()) => result,
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    /// The body of [`Self::send_group`], inside one store step.
+    fn send_group_step<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
         &mut self,
         directory: &mut D,
         group_id: [u8; 16],
@@ -988,6 +1040,30 @@ impl<S: ClientStore> Client<S> {
 
     /// Receives one envelope addressed to this device.
     pub fn receive<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        envelope: &Envelope,
+        now: u64,
+        rng: &mut R,
+    ) -> Receipt {
+        if let Err(e) = self.store.begin_step() {
+            return Receipt {
+                received: Received::Failed(ReceiveFailure::Store(e.to_string())),
+                replies: Vec::new(),
+            };
+        }
+        let receipt = self.receive_step(directory, envelope, now, rng);
+        match self.store.end_step(true) {
+            Ok(()) => receipt,
+            Err(e) => Receipt {
+                received: Received::Failed(ReceiveFailure::Store(e.to_string())),
+                replies: Vec::new(),
+            },
+        }
+    }
+
+    /// The body of [`Self::receive`], inside one store step.
+    fn receive_step<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
         &mut self,
         directory: &mut D,
         envelope: &Envelope,

@@ -95,6 +95,23 @@ pub struct SessionCommit {
     pub consumed_pre_key: Option<u32>,
 }
 
+/// Stores that can make several protocol steps one transaction (a fanout: every session advance
+/// for one message; a receive: the decrypt and what it triggers). The defaults do nothing, which
+/// is right for stores whose writes cannot fail and that do not survive a crash (memory).
+pub trait StepTransaction {
+    /// Starts a step; everything written until [`Self::end_step`] commits or rolls back together.
+    fn begin_step(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Ends the step: commits when `commit` is true, rolls back otherwise.
+    fn end_step(&mut self, commit: bool) -> Result<(), StoreError> {
+        let _ = commit;
+        Ok(())
+    }
+}
+
+impl StepTransaction for MemoryStore {}
+
 /// All the stores a device needs for pairwise sessions, and the atomic commit.
 pub trait ProtocolStore: IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore {
     /// Applies all of `commit` or none of it.

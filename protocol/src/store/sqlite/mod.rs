@@ -104,6 +104,8 @@ pub struct SqliteStore {
     registration_id: u32,
     session_reads: ReadVersions<Address>,
     sender_key_reads: ReadVersions<(Address, [u8; 16])>,
+    /// Open client steps, innermost last: true for a savepoint inside a transaction.
+    client_steps: Vec<bool>,
 }
 
 impl core::fmt::Debug for SqliteStore {
@@ -198,6 +200,7 @@ impl SqliteStore {
             registration_id,
             session_reads: RefCell::default(),
             sender_key_reads: RefCell::default(),
+            client_steps: Vec::new(),
         }
     }
 
@@ -262,6 +265,47 @@ impl SqliteStore {
                 self.undo(undo);
                 resume_unwind(panic)
             }
+        }
+    }
+
+    /// Starts a client step (see [`StepTransaction`](crate::store::StepTransaction)): takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), or opens a savepoint inside a transaction.
+    fn begin_client_step(&mut self) -> Result<(), SqliteStoreError> {
+        let sql = if self.conn.is_autocommit() {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT tandem_client_step"
+        };
+        self.client_steps.push(!self.conn.is_autocommit());
+        match self.conn.execute_batch(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.client_steps.pop();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Ends the innermost client step.
+    fn end_client_step(&mut self, commit: bool) -> Result<(), SqliteStoreError> {
+        let nested = self.client_steps.pop().unwrap_or(false);
+        let (end, undo) = if nested {
+            (
+                "RELEASE tandem_client_step",
+                "ROLLBACK TO tandem_client_step; RELEASE tandem_client_step",
+            )
+        } else {
+            ("COMMIT", "ROLLBACK")
+        };
+        if commit {
+            if let Err(e) = self.conn.execute_batch(end) {
+                self.undo(undo);
+                return Err(e.into());
+            }
+            Ok(())
+        } else {
+            self.undo(undo);
+            Ok(())
         }
     }
 
@@ -384,5 +428,14 @@ impl ProtocolStore for SqliteStore {
             |e| e,
         )
         .map_err(StoreError::from)
+    }
+}
+
+impl crate::store::StepTransaction for SqliteStore {
+    fn begin_step(&mut self) -> Result<(), StoreError> {
+        self.begin_client_step().map_err(StoreError::from)
+    }
+    fn end_step(&mut self, commit: bool) -> Result<(), StoreError> {
+        self.end_client_step(commit).map_err(StoreError::from)
     }
 }
