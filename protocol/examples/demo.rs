@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,10 +28,14 @@ use tandem::account::DeviceRefusal;
 use tandem::client::{
     Client, Conversation, DeviceOutcome, Directory, Envelope, EnvelopeKind, MemoryRelay, Received, SendReport,
 };
+use tandem::crypto::KeyPair;
 use tandem::linking::LinkStatus;
-use tandem::store::SessionStore;
+use tandem::store::{SessionStore, SqliteOptions, SqliteStore, StoreError};
 
 type Res<T> = Result<T, Box<dyn Error>>;
+
+/// A device of the demo: the client over its own SQLite file (the embedded default).
+type Device = Client<SqliteStore>;
 
 /// Simulated time between two steps of the story.
 const STEP_MS: u64 = 1_500;
@@ -57,7 +62,10 @@ struct Event {
 struct World {
     relay: MemoryRelay,
     rng: ThreadRng,
-    clients: BTreeMap<Address, Client>,
+    clients: BTreeMap<Address, Device>,
+    /// The folder of the SQLite files, one per device (removed at the end).
+    dir: PathBuf,
+    opened: u32,
     labels: BTreeMap<Address, String>,
     now: u64,
     direct_sent: u32,
@@ -70,14 +78,22 @@ struct World {
     problems: Vec<String>,
 }
 
-fn device<'a>(clients: &'a mut BTreeMap<Address, Client>, a: &Address) -> Res<&'a mut Client> {
+fn device<'a>(clients: &'a mut BTreeMap<Address, Device>, a: &Address) -> Res<&'a mut Device> {
     clients.get_mut(a).ok_or_else(|| format!("no device {a}").into())
 }
 
 impl World {
     fn new() -> Res<Self> {
         let now = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+        let dir = std::env::temp_dir().join(format!("tandem-demo-{}-{now}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        println!(
+            "(each device keeps its state in its own SQLite file under {})",
+            dir.display()
+        );
         Ok(Self {
+            dir,
+            opened: 0,
             relay: MemoryRelay::new(),
             rng: rand::rng(),
             clients: BTreeMap::new(),
@@ -100,7 +116,17 @@ impl World {
         self.labels.get(a).cloned().unwrap_or_else(|| a.to_string())
     }
 
-    fn add(&mut self, client: Client, label: &str) -> Address {
+    /// Opens the SQLite store of the next device.
+    fn store_maker(&mut self) -> impl FnOnce(&KeyPair, u32) -> Result<SqliteStore, StoreError> + use<> {
+        self.opened += 1;
+        let path = self.dir.join(format!("device-{}.db", self.opened));
+        move |identity, registration_id| {
+            SqliteStore::create(path, identity, registration_id, SqliteOptions::default())
+                .map_err(StoreError::from)
+        }
+    }
+
+    fn add(&mut self, client: Device, label: &str) -> Address {
         let a = client.address().clone();
         self.labels.insert(a.clone(), label.to_string());
         self.tallies.insert(a.clone(), Tally::default());
@@ -116,7 +142,8 @@ impl World {
     /// A new account: its primary publishes its keys and its first signed device list.
     fn primary(&mut self, name: &str, label: &str) -> Res<Address> {
         self.tick();
-        let mut client = Client::new_primary(name, self.now, &mut self.rng);
+        let make = self.store_maker();
+        let mut client = Client::new_primary_with(name, self.now, &mut self.rng, make)?;
         let upload = client.upload(20, &mut self.rng)?;
         self.relay.upload_device(upload);
         let list = client.device_list().ok_or("a primary has a device list")?;
@@ -130,8 +157,7 @@ impl World {
     /// finishes with the approval and publishes its keys.
     fn link(&mut self, name: &str, label: &str, show_qr: bool) -> Res<Address> {
         self.tick();
-        // `<Client>`: the client over the default in-memory store.
-        let pending = <Client>::begin_link(name, self.now, &mut self.rng);
+        let pending = Client::begin_link(name, self.now, &mut self.rng);
         let payload = pending.qr_payload();
         println!("{label} shows its link code:");
         if show_qr {
@@ -141,7 +167,8 @@ impl World {
         let primary = device(&mut self.clients, &Address::new(name, 0))?;
         let approval = primary.approve_link(&payload, self.now, &mut self.rng)?;
         self.relay.set_device_list(name, approval.device_list.serialize());
-        let mut client = pending.finish(&approval.message, &mut self.rng)?;
+        let make = self.store_maker();
+        let mut client = pending.finish_with(&approval.message, &mut self.rng, make)?;
         let upload = client.upload(20, &mut self.rng)?;
         self.relay.upload_device(upload);
         let a = self.add(client, label);
@@ -680,5 +707,8 @@ fn main() -> Res<ExitCode> {
     let group = step4_group(&mut w, &cast)?;
     step5_unlink(&mut w, &cast, group)?;
     step6_retry(&mut w, &cast)?;
-    Ok(summary(&mut w, &cast, started))
+    let code = summary(&mut w, &cast, started);
+    // The stores were files in a temporary folder; the story is over.
+    let _ = std::fs::remove_dir_all(&w.dir);
+    Ok(code)
 }
