@@ -177,6 +177,9 @@ enum Role {
 struct KnownAccount {
     view: AccountView,
     trusted: Vec<TrustedDevice>,
+    /// What the directory served last and what verifying it gave: served again unchanged, and
+    /// the list not expired, the answer is the same without checking signatures again.
+    last: Option<(AccountDevices, DeviceSet)>,
 }
 
 struct Group {
@@ -268,6 +271,7 @@ impl PendingClient {
             KnownAccount {
                 view: AccountView::new(account_key),
                 trusted: Vec::new(),
+                last: None,
             },
         );
         Ok(client)
@@ -309,6 +313,7 @@ impl Client<MemoryStore> {
             KnownAccount {
                 view: AccountView::new(account),
                 trusted: Vec::new(),
+                last: None,
             },
         );
         client
@@ -370,6 +375,7 @@ impl<S: ClientStore> Client<S> {
             KnownAccount {
                 view: AccountView::new(identity.public),
                 trusted: Vec::new(),
+                last: None,
             },
         );
         Ok(client)
@@ -479,6 +485,7 @@ impl<S: ClientStore> Client<S> {
             KnownAccount {
                 view: AccountView::new(key),
                 trusted: Vec::new(),
+                last: None,
             },
         );
     }
@@ -510,10 +517,18 @@ impl<S: ClientStore> Client<S> {
                 KnownAccount {
                     view: AccountView::new(primary.identity_key),
                     trusted: Vec::new(),
+                    last: None,
                 }
             }
         };
         let mut known = known;
+        if let (Some((served_before, set)), Some(list)) = (&known.last, known.view.list()) {
+            if served_before == &served && !list.is_expired(now, self.list_lifetime_ms) {
+                let set = set.clone();
+                self.accounts.insert(account.to_string(), known);
+                return Ok(set);
+            }
+        }
         let result = match known.view.update(&served.signed_list) {
             Ok(_) | Err(DeviceListError::Rollback) => Ok(()),
             Err(DeviceListError::AccountKeyChanged) => {
@@ -544,6 +559,7 @@ impl<S: ClientStore> Client<S> {
             }
         }
         known.trusted = set.trusted.clone();
+        known.last = Some((served, set.clone()));
         self.accounts.insert(account.to_string(), known);
         Ok(set)
     }
