@@ -516,6 +516,81 @@ fn fifty_accounts_of_four_devices_in_one_group_with_churn<S: ClientStore>(mut w:
     println!("checked {checked} (device, message) pairs over 200 devices");
 }
 
+fn a_retry_request_from_a_device_that_was_not_a_recipient_is_refused<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    w.primary("bob");
+    let mallory = w.primary("mallory");
+    let report = w.send(&alice, "bob", b"for bob only");
+    // The server hands Mallory a copy of Alice's envelope to Bob; Mallory cannot read it and asks
+    // Alice for a retry of that message.
+    let mut copy = report.envelopes[0].clone();
+    copy.recipient = mallory.clone();
+    let m = w.clients.get_mut(&mallory).unwrap();
+    let receipt = m.receive(&mut w.relay, &copy, w.now, &mut w.rng);
+    assert!(matches!(receipt.received, Received::Failed(_)));
+    assert_eq!(receipt.replies.len(), 1, "a genuine retry request");
+    let a = w.clients.get_mut(&alice).unwrap();
+    let served = a.receive(&mut w.relay, &receipt.replies[0], w.now, &mut w.rng);
+    assert_eq!(served.received, Received::Failed(ReceiveFailure::BadRetry));
+    assert!(served.replies.is_empty(), "nothing re-sent to Mallory");
+}
+
+fn a_forged_first_message_from_a_device_is_refused<S: ClientStore>(mut w: World<S>) {
+    use tandem::session;
+    use tandem::store::SignedPreKeyStore;
+    let alice = w.primary("alice");
+    w.primary("bob");
+    // The server makes up a "bob.0" with its own key and a session to Alice from her bundle.
+    let mut rng = ChaCha20Rng::seed_from_u64(77);
+    let fake = KeyPair::generate(&mut rng);
+    let mut store = MemoryStore::new(fake, 9);
+    let _ = store.signed_pre_key(1);
+    let bundle = tandem::client::Directory::prekey_bundle(&mut w.relay, &alice).unwrap();
+    session::process_prekey_bundle(&mut store, &alice, &bundle, &mut rng).unwrap();
+    let forged = session::encrypt(&mut store, &alice, &tandem::client::pad(b"hello, it's bob")).unwrap();
+    let envelope = Envelope {
+        sender: addr("bob", 0),
+        recipient: alice.clone(),
+        kind: tandem::client::EnvelopeKind::PreKey,
+        message_id: [1; 16],
+        timestamp: w.now,
+        payload: forged.serialized().to_vec(),
+    };
+    let a = w.clients.get_mut(&alice).unwrap();
+    let r = a.receive(&mut w.relay, &envelope, w.now, &mut w.rng);
+    assert_eq!(
+        r.received,
+        Received::Failed(ReceiveFailure::Decrypt(
+            tandem::session::DecryptError::UntrustedIdentity
+        ))
+    );
+}
+
+fn an_unlinked_device_is_no_longer_accepted_as_a_sender<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    let tablet = w.link("alice");
+    let bob = w.primary("bob");
+    w.send(&tablet, "bob", b"from the tablet");
+    assert_eq!(bodies(&w.deliver_all())[&bob], vec![b"from the tablet".to_vec()]);
+    let list = w
+        .clients
+        .get_mut(&alice)
+        .unwrap()
+        .unlink(tablet.device_id, w.now + 1, &mut w.rng)
+        .unwrap();
+    w.relay.set_device_list("alice", &list);
+    w.now += 10;
+    w.send(&tablet, "bob", b"after the unlink");
+    let got = w.deliver_all();
+    assert!(
+        got[&bob]
+            .iter()
+            .all(|r| matches!(r, Received::Failed(ReceiveFailure::UnverifiedSender))),
+        "{:?}",
+        got[&bob]
+    );
+}
+
 /// Each scenario runs against both stores.
 macro_rules! both_stores {
     ($($name:ident = $seed:expr),* $(,)?) => {
@@ -535,6 +610,9 @@ macro_rules! both_stores {
 }
 
 both_stores! {
+    a_retry_request_from_a_device_that_was_not_a_recipient_is_refused = 9,
+    a_forged_first_message_from_a_device_is_refused = 10,
+    an_unlinked_device_is_no_longer_accepted_as_a_sender = 11,
     a_message_reaches_every_device_of_both_accounts = 1,
     a_ghost_device_added_by_the_server_gets_nothing = 2,
     groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked = 3,

@@ -90,6 +90,10 @@ impl Content {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, BadContent> {
         let p = ContentProto::decode(bytes).map_err(|_| BadContent)?;
+        // Strict: one encoding per content (no unknown, repeated or reordered fields).
+        if p.encode_to_vec() != bytes {
+            return Err(BadContent);
+        }
         match (p.data_message, p.sent_copy, p.distribution) {
             (Some(m), None, None) => Ok(Self::Data(DataMessage::from_proto(m)?)),
             (None, Some(c), None) => Ok(Self::SentCopy {
@@ -135,6 +139,9 @@ impl RetryRequest {
 
     pub(crate) fn decode(bytes: &[u8], device_id: u32) -> Result<Self, BadContent> {
         let p = RetryRequestProto::decode(bytes).map_err(|_| BadContent)?;
+        if p.encode_to_vec() != bytes {
+            return Err(BadContent);
+        }
         let key = |k: Option<Vec<u8>>| PublicKey::deserialize(&k.ok_or(BadContent)?).map_err(|_| BadContent);
         let pre_key = match (p.pre_key_id, p.pre_key) {
             (Some(id), Some(k)) => Some((id, key(Some(k))?)),

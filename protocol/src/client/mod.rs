@@ -14,7 +14,7 @@ pub use envelope::{Envelope, EnvelopeKind};
 pub use padding::{BadPadding, PADDING_BLOCK, pad, unpad};
 pub use relay::{DeviceUpload, MemoryRelay};
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 
@@ -185,7 +185,9 @@ struct KnownAccount {
 struct Group {
     members: BTreeSet<String>,
     /// Devices that hold our current sender key for this group.
-    has_key: BTreeSet<Address>,
+    /// (by device, with the identity key it had then: a device back at the same address with a
+    /// new key does not hold it).
+    has_key: BTreeMap<Address, PublicKey>,
     rotate: bool,
 }
 
@@ -886,7 +888,7 @@ impl<S: ClientStore> Client<S> {
                     group_id,
                     Group {
                         members,
-                        has_key: BTreeSet::new(),
+                        has_key: BTreeMap::new(),
                         rotate: false,
                     },
                 );
@@ -951,20 +953,22 @@ impl<S: ClientStore> Client<S> {
                 }
             }
         }
-        let target_addresses: BTreeSet<Address> = targets
+        let target_keys: BTreeMap<Address, PublicKey> = targets
             .iter()
-            .map(|(m, d)| Address::new(m.clone(), d.device_id))
+            .map(|(m, d)| (Address::new(m.clone(), d.device_id), d.identity_key))
             .collect();
         let group = self.groups.get_mut(&group_id).ok_or(ClientError::UnknownGroup)?;
         // Rotate when a member left or a device that holds our key is no longer a target.
-        if group.rotate || group.has_key.iter().any(|a| !target_addresses.contains(a)) {
+        if group.rotate || group.has_key.iter().any(|(a, k)| target_keys.get(a) != Some(k)) {
             group::reset_own_sender_key(&mut self.store, &self.address, group_id).map_err(store_err)?;
             group.has_key.clear();
             group.rotate = false;
         }
         let lacking: Vec<(String, TrustedDevice)> = targets
             .iter()
-            .filter(|(m, d)| !group.has_key.contains(&Address::new(m.clone(), d.device_id)))
+            .filter(|(m, d)| {
+                group.has_key.get(&Address::new(m.clone(), d.device_id)) != Some(&d.identity_key)
+            })
             .cloned()
             .collect();
         let distribution = group::create_distribution_message(&mut self.store, &self.address, group_id, rng)
@@ -983,7 +987,7 @@ impl<S: ClientStore> Client<S> {
                 if outcome == DeviceOutcome::NewSession {
                     new_sessions.insert(address.clone());
                 }
-                delivered_key.push(address);
+                delivered_key.push((address, device.identity_key));
             } else {
                 report
                     .devices
@@ -1012,7 +1016,7 @@ impl<S: ClientStore> Client<S> {
             .get(&group_id)
             .map(|g| g.has_key.clone())
             .unwrap_or_default();
-        for address in target_addresses.into_iter().filter(|a| has_key.contains(a)) {
+        for address in target_keys.into_keys().filter(|a| has_key.contains_key(a)) {
             let outcome = if new_sessions.contains(&address) {
                 DeviceOutcome::NewSession
             } else {
@@ -1038,15 +1042,8 @@ impl<S: ClientStore> Client<S> {
         sender: &Address,
         now: u64,
     ) -> Result<Option<TrustedDevice>, ReceiveFailure> {
-        let known = self.accounts.get(&sender.name).and_then(|k| {
-            k.trusted
-                .iter()
-                .find(|t| t.device_id == sender.device_id)
-                .cloned()
-        });
-        if known.is_some() {
-            return Ok(known);
-        }
+        // Always against the directory's current list (re-verified only when it changed), so a
+        // device unlinked since we last looked is no longer accepted.
         match self.refresh_devices(directory, &sender.name, now) {
             Ok(set) => Ok(set.trusted.into_iter().find(|t| t.device_id == sender.device_id)),
             Err(ClientError::Directory(e)) => Err(ReceiveFailure::Directory(e)),
@@ -1116,8 +1113,19 @@ impl<S: ClientStore> Client<S> {
                 if !allowed {
                     return Received::Failed(ReceiveFailure::NotAllowed);
                 }
+                let distribution = SenderKeyMessage::parse(&envelope.payload)
+                    .ok()
+                    .map(|m| *m.distribution_id());
                 match group::decrypt(&mut self.store, &sender, &envelope.payload) {
-                    Ok(p) => p,
+                    Ok(p) => {
+                        // The group a message claims must be the one whose key carried it.
+                        let claimed = unpad(&p).ok().and_then(|c| Content::decode(c).ok());
+                        match claimed {
+                            Some(Content::Data(m)) if m.group_id.is_some() && m.group_id == distribution => {}
+                            _ => return Received::Failed(ReceiveFailure::NotAllowed),
+                        }
+                        p
+                    }
                     Err(group::GroupDecryptError::Duplicate) => return Received::Duplicate,
                     Err(e) => {
                         replies.extend(self.retry_request(envelope, now, rng));
@@ -1128,13 +1136,7 @@ impl<S: ClientStore> Client<S> {
             _ => {
                 // The session's identity must be the verified one; a verified new key (a
                 // re-linked device) replaces the old.
-                if self
-                    .store
-                    .identity(&sender)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|k| k != device.identity_key)
-                {
+                if self.store.identity(&sender).ok().flatten() != Some(device.identity_key) {
                     let _ = self.store.save_identity(&sender, &device.identity_key);
                 }
                 let result = if envelope.kind == EnvelopeKind::PreKey {
@@ -1215,6 +1217,10 @@ impl<S: ClientStore> Client<S> {
         rng: &mut R,
     ) -> Option<Envelope> {
         let key = (failed.sender.clone(), failed.message_id);
+        // Junk under random message ids must not make us mint prekeys without bound.
+        if !self.retries_asked.contains_key(&key) && self.retries_asked.len() >= MAX_SENT_MESSAGES {
+            return None;
+        }
         let count = self.retries_asked.entry(key).or_insert(0);
         if *count >= MAX_RETRIES {
             return None;
@@ -1279,7 +1285,7 @@ impl<S: ClientStore> Client<S> {
         let Some(sent) = self
             .sent
             .iter()
-            .find(|(id, _)| id == &request.message_id)
+            .find(|(id, m)| id == &request.message_id && m.recipients.contains(&envelope.sender))
             .map(|(_, m)| (m.conversation.clone(), m.message.clone()))
         else {
             return Received::Failed(ReceiveFailure::BadRetry);
