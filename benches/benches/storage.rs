@@ -2,7 +2,12 @@
 //! synchronous=FULL) beside the same on the in-memory store, in one run. Each operation is one
 //! committed transaction, as a client step is.
 
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
@@ -48,14 +53,18 @@ fn bob() -> Address {
 
 fn round<S: ProtocolStore>(a: &mut S, b: &mut S, rng: &mut ChaCha20Rng, text: &[u8]) -> usize {
     let m = session::encrypt(a, &bob(), text).unwrap();
-    session::decrypt_message(b, &alice(), m.serialized(), rng).unwrap().len()
+    session::decrypt_message(b, &alice(), m.serialized(), rng)
+        .unwrap()
+        .len()
 }
 
 fn storage(c: &mut Criterion) {
     let text = [7u8; 100];
     let mut g = c.benchmark_group("encrypt+decrypt 100 B same direction, by store");
     let (mut a, mut b, mut rng) = pair(&mut |id, reg| MemoryStore::new(id.clone(), reg));
-    g.bench_function("memory", |bench| bench.iter(|| round(&mut a, &mut b, &mut rng, black_box(&text))));
+    g.bench_function("memory", |bench| {
+        bench.iter(|| round(&mut a, &mut b, &mut rng, black_box(&text)))
+    });
     let dir = std::env::temp_dir().join(format!("tandem-bench-storage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut n = 0;
