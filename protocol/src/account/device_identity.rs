@@ -98,10 +98,14 @@ const FIELDS: &[(u32, WireType)] = &[
     (4, WireType::Bytes),
 ];
 
-fn raw_key(bytes: &[u8]) -> Result<PublicKey, WireError> {
-    Ok(PublicKey::from_raw(
-        bytes.try_into().map_err(|_| WireError::Malformed)?,
-    ))
+/// A named raw key: exactly 32 bytes with bit 255 clear. (Verification ignores bit 255, so a key
+/// with it set would be the same key under another name: refused, so one key has one name.)
+pub(crate) fn raw_key(bytes: &[u8]) -> Result<PublicKey, WireError> {
+    let raw: [u8; 32] = bytes.try_into().map_err(|_| WireError::Malformed)?;
+    if raw[31] & 0x80 != 0 {
+        return Err(WireError::Malformed);
+    }
+    Ok(PublicKey::from_raw(raw))
 }
 
 fn signature(bytes: &[u8]) -> Result<[u8; SIGNATURE_LENGTH], WireError> {

@@ -104,12 +104,11 @@ impl SignedDeviceListIn {
         )?;
         let p = SignedKeyIndexListProto::decode(bytes).map_err(|_| WireError::Malformed)?;
         let details_bytes = p.details.ok_or(WireError::Malformed)?;
-        let account_key = match p.account_signature_key.as_deref() {
-            Some(k) => Some(PublicKey::from_raw(
-                k.try_into().map_err(|_| WireError::Malformed)?,
-            )),
-            None => None,
-        };
+        let account_key = p
+            .account_signature_key
+            .as_deref()
+            .map(super::device_identity::raw_key)
+            .transpose()?;
         Ok(Self {
             list: KeyIndexList::decode(&details_bytes)?,
             details_bytes,
