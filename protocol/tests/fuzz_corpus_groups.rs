@@ -460,7 +460,7 @@ fn write_group_seeds() {
             ("added", "chain-id", flip(20, 0)),
             ("replaced", "signing-key", flip(signing_key + 1, 0)),
             // The same u-coordinate (bit 255 is ignored): other bytes, the same key in effect.
-            ("kept", "signing-key-bit-255", flip(signing_key + 32, 7)),
+            ("replaced", "signing-key-bit-255", flip(signing_key + 32, 7)),
             ("elsewhere", "distribution-id", flip(3, 0)),
             ("unparsed", "truncated", truncate(d.len() - 1)),
             ("unparsed", "key-type", set(signing_key, 0x06)),
