@@ -255,13 +255,15 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     // and the MAC input). The message's identity field is not, when an existing session was
     // reused, so it is never what we remember.
     let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
-    if !is_trusted(store.identity(address)?, &their_identity) {
+    let known = store.identity(address)?;
+    if !is_trusted(known, &their_identity) {
         return Err(DecryptError::UntrustedIdentity);
     }
     store.commit(SessionCommit {
         address: address.clone(),
         record,
-        identity: Some(their_identity),
+        // Remembered on first use; not rewritten on every message.
+        identity: known.is_none().then_some(their_identity),
         consumed_pre_key,
     })?;
     Ok(plaintext)
@@ -278,13 +280,15 @@ pub fn decrypt_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     let mut record = store.session(address)?.ok_or(DecryptError::NoSession)?;
     let plaintext = record.decrypt(&message, rng)?;
     let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
-    if !is_trusted(store.identity(address)?, &their_identity) {
+    let known = store.identity(address)?;
+    if !is_trusted(known, &their_identity) {
         return Err(DecryptError::UntrustedIdentity);
     }
     store.commit(SessionCommit {
         address: address.clone(),
         record,
-        identity: Some(their_identity),
+        // Remembered on first use; not rewritten on every message.
+        identity: known.is_none().then_some(their_identity),
         consumed_pre_key: None,
     })?;
     Ok(plaintext)

@@ -44,7 +44,10 @@ impl SignalMessage {
         };
         let mut serialized = Vec::with_capacity(1 + body.encoded_len() + MAC_LENGTH);
         serialized.push(VERSION_BYTE);
-        serialized.extend_from_slice(&body.encode_to_vec());
+        // Encoding into a Vec cannot run out of room, prost's only failure.
+        if body.encode(&mut serialized).is_err() {
+            serialized.truncate(1);
+        }
         let mac = compute_mac(mac_key, sender_identity, receiver_identity, &serialized);
         serialized.extend_from_slice(mac.get(..MAC_LENGTH).unwrap_or_default());
         let ciphertext = body.ciphertext.unwrap_or_default();
