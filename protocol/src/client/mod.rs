@@ -672,6 +672,19 @@ impl<S: ClientStore> Client<S> {
         }
     }
 
+    /// Runs `step` as one store transaction: committed if it succeeds, rolled back if not.
+    fn in_step<T>(
+        &mut self,
+        step: impl FnOnce(&mut Self) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        self.store.begin_step().map_err(store_err)?;
+        let result = step(self);
+        match self.store.end_step(result.is_ok()) {
+            Ok(()) => result,
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
     /// Sends `body` to `account`: one envelope per verified device of theirs, and a sent copy
     /// per other verified device of ours.
     pub fn send<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
@@ -682,12 +695,7 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        self.store.begin_step().map_err(store_err)?;
-        let result = self.send_step(directory, account, body, now, rng);
-        match self.store.end_step(result.is_ok()) {
-            Ok(()) => result,
-            Err(e) => Err(store_err(e)),
-        }
+        self.in_step(|client| client.send_step(directory, account, body, now, rng))
     }
 
     /// The body of [`Self::send`], inside one store step.
@@ -757,12 +765,7 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        self.store.begin_step().map_err(store_err)?;
-        let result = self.resend_to_missing_step(directory, message_id, now, rng);
-        match self.store.end_step(result.is_ok()) {
-            Ok(()) => result,
-            Err(e) => Err(store_err(e)),
-        }
+        self.in_step(|client| client.resend_to_missing_step(directory, message_id, now, rng))
     }
 
     /// The body of [`Self::resend_to_missing`], inside one store step.
@@ -906,12 +909,7 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        self.store.begin_step().map_err(store_err)?;
-        let result = self.send_group_step(directory, group_id, body, now, rng);
-        match self.store.end_step(result.is_ok()) {
-            Ok(()) => result,
-            Err(e) => Err(store_err(e)),
-        }
+        self.in_step(|client| client.send_group_step(directory, group_id, body, now, rng))
     }
 
     /// The body of [`Self::send_group`], inside one store step.
