@@ -19,15 +19,25 @@
 //! - [`client`]: one device's client: fanout to every device, groups, retries; the in-memory
 //!   relay.
 //! - [`store`]: narrow store traits and the in-memory store.
+//! - [`media`]: media encryption (photos, video, documents), whole or streamed, with seekable chunks.
+//! - [`blob`]: where encrypted blobs are kept (the server's media store, in memory or a folder).
+//! - [`history`]: history sync to a newly linked device.
+//! - [`app_state`]: app-state sync (settings, contacts, call log) with LTHash-checked patches.
+//! - [`backup`]: encrypted backups under a recovery code or a password.
 //! - [`consts`]: every bound, with its reason.
 
 pub mod account;
 pub mod address;
+pub mod app_state;
+pub mod backup;
+pub mod blob;
 pub mod client;
 pub mod consts;
 pub mod crypto;
 pub mod group;
+pub mod history;
 pub mod linking;
+pub mod media;
 pub mod session;
 pub mod store;
 pub mod wire;
