@@ -158,14 +158,14 @@ fn group_world(accounts: usize, per_account: usize) -> GroupWorld {
     let mut recipients: Vec<Client> = Vec::new();
     for name in &names {
         for mut d in net.account(name, per_account) {
-            d.set_group_members(GROUP, &["alice", name]);
+            d.set_group_members(GROUP, &["alice", name]).unwrap();
             recipients.push(d);
         }
     }
     let mut members: Vec<String> = names.clone();
     members.push("alice".into());
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
-    alice.set_group_members(GROUP, &refs);
+    alice.set_group_members(GROUP, &refs).unwrap();
     let total = accounts * per_account;
 
     let first = alice
@@ -211,8 +211,8 @@ impl GroupWorld {
     /// A member removed and re-added: the client rotates its sender key on the next send.
     fn rotate(&mut self) {
         let all: Vec<&str> = self.members.iter().map(String::as_str).collect();
-        self.alice.set_group_members(GROUP, &all[1..]);
-        self.alice.set_group_members(GROUP, &all);
+        self.alice.set_group_members(GROUP, &all[1..]).unwrap();
+        self.alice.set_group_members(GROUP, &all).unwrap();
     }
 
     fn rotate_and_send(&mut self) -> tandem::client::SendReport {

@@ -500,7 +500,7 @@ fn step4_group(w: &mut World, c: &Cast) -> Res<[u8; 16]> {
     let mut group = [0u8; 16];
     w.rng.fill_bytes(&mut group);
     for a in c.all() {
-        device(&mut w.clients, a)?.set_group_members(group, &["alice", "bob", "carol"]);
+        device(&mut w.clients, a)?.set_group_members(group, &["alice", "bob", "carol"])?;
     }
     println!("every device knows the group: alice, bob, carol\n");
     let others =

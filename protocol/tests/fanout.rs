@@ -15,8 +15,8 @@ use rand_chacha::rand_core::SeedableRng;
 use tandem::Address;
 use tandem::account::DeviceRefusal;
 use tandem::client::{
-    Client, ClientStore, Conversation, DeviceOutcome, DeviceUpload, Envelope, MemoryRelay, ReceiveFailure,
-    Received,
+    Client, ClientError, ClientStore, Conversation, DeviceOutcome, DeviceUpload, Envelope, EnvelopeKind,
+    MemoryRelay, ReceiveFailure, Received,
 };
 use tandem::crypto::KeyPair;
 use tandem::store::{MemoryStore, SqliteOptions, SqliteStore, StoreError};
@@ -140,6 +140,35 @@ impl<S: ClientStore> World<S> {
     }
 }
 
+/// A store a device can be restarted from: the client is dropped and opened again.
+trait Reopen: ClientStore + Sized {
+    fn reopen(client: Client<Self>) -> Self;
+}
+
+impl Reopen for MemoryStore {
+    fn reopen(mut client: Client<Self>) -> Self {
+        client.store_mut().clone()
+    }
+}
+
+impl Reopen for SqliteStore {
+    fn reopen(mut client: Client<Self>) -> Self {
+        let path = client.store_mut().path().unwrap().to_string();
+        drop(client);
+        SqliteStore::open(path, SqliteOptions::default()).unwrap()
+    }
+}
+
+impl<S: Reopen> World<S> {
+    /// Drops the device's client and carries on from its store alone.
+    fn restart(&mut self, a: &Address) {
+        let old = self.clients.remove(a).unwrap();
+        let client = Client::open(S::reopen(old)).unwrap();
+        assert_eq!(client.address(), a);
+        self.clients.insert(a.clone(), client);
+    }
+}
+
 fn bodies(got: &BTreeMap<Address, Vec<Received>>) -> BTreeMap<Address, Vec<Vec<u8>>> {
     got.iter()
         .map(|(a, rs)| {
@@ -252,7 +281,8 @@ fn groups_distribute_the_key_once_and_rotate_when_a_device_is_unlinked<S: Client
         w.clients
             .get_mut(a)
             .unwrap()
-            .set_group_members(g, &["alice", "bob", "carol"]);
+            .set_group_members(g, &["alice", "bob", "carol"])
+            .unwrap();
     }
     let first = w.send_group(&alice, g, b"hello group");
     // Key distribution to 4 devices (laptop, tablet, bob, carol) + the message to each.
@@ -314,7 +344,8 @@ fn a_removed_member_cannot_read_later_group_messages<S: ClientStore>(mut w: Worl
         w.clients
             .get_mut(a)
             .unwrap()
-            .set_group_members(g, &["alice", "bob", "carol"]);
+            .set_group_members(g, &["alice", "bob", "carol"])
+            .unwrap();
     }
     w.send_group(&alice, g, b"one");
     w.deliver_all();
@@ -322,7 +353,8 @@ fn a_removed_member_cannot_read_later_group_messages<S: ClientStore>(mut w: Worl
         w.clients
             .get_mut(a)
             .unwrap()
-            .set_group_members(g, &["alice", "bob"]);
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
     }
     let two = w.send_group(&alice, g, b"two");
     assert!(two.envelopes.iter().all(|e| e.recipient != carol));
@@ -388,7 +420,8 @@ fn status_updates_reach_the_audience_only<S: ClientStore>(mut w: World<S>) {
     w.clients
         .get_mut(&alice)
         .unwrap()
-        .set_status_audience(&["bob", "carol"]);
+        .set_status_audience(&["bob", "carol"])
+        .unwrap();
     let report = {
         let c = w.clients.get_mut(&alice).unwrap();
         c.send_status(&mut w.relay, b"at the beach", w.now, &mut w.rng)
@@ -402,7 +435,11 @@ fn status_updates_reach_the_audience_only<S: ClientStore>(mut w: World<S>) {
     );
     assert!(!got.contains_key(&dave));
     // Carol is dropped from the audience: the status key rotates and she cannot read the next.
-    w.clients.get_mut(&alice).unwrap().set_status_audience(&["bob"]);
+    w.clients
+        .get_mut(&alice)
+        .unwrap()
+        .set_status_audience(&["bob"])
+        .unwrap();
     let c = w.clients.get_mut(&alice).unwrap();
     let next = c
         .send_status(&mut w.relay, b"back home", w.now, &mut w.rng)
@@ -479,7 +516,11 @@ fn fifty_accounts_of_four_devices_in_one_group_with_churn<S: ClientStore>(mut w:
         let addresses: Vec<Address> = w.clients.keys().cloned().collect();
         for a in addresses {
             if members.contains(&a.name) {
-                w.clients.get_mut(&a).unwrap().set_group_members(g, &refs);
+                w.clients
+                    .get_mut(&a)
+                    .unwrap()
+                    .set_group_members(g, &refs)
+                    .unwrap();
             }
         }
     };
@@ -609,7 +650,102 @@ macro_rules! both_stores {
     };
 }
 
+/// Everything a device knows lives in its store: restarted devices keep their sessions, their
+/// groups (no second sender-key distribution), the messages they sent (a retry asked before the
+/// restart is served after it), the account keys they learned (a re-registered account is not
+/// trusted anew) and, for a primary, the account state (the next device id).
+fn a_device_restarted_from_its_store_carries_on<S: Reopen>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    let laptop = w.link("alice");
+    let bob = w.primary("bob");
+    let tablet = w.link("bob");
+    let g = *b"restart-group-01";
+    for a in [&alice, &laptop, &bob, &tablet] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
+    }
+    w.send(&alice, "bob", b"before");
+    w.send_group(&alice, g, b"group before");
+    w.deliver_all();
+    for a in [&alice, &laptop, &bob, &tablet] {
+        w.restart(a);
+    }
+    // Sessions: the conversation goes on in both directions.
+    w.send(&alice, "bob", b"after");
+    let expected: BTreeMap<Address, Vec<Vec<u8>>> = [laptop.clone(), bob.clone(), tablet.clone()]
+        .into_iter()
+        .map(|a| (a, vec![b"after".to_vec()]))
+        .collect();
+    assert_eq!(bodies(&w.deliver_all()), expected);
+    w.send(&tablet, "alice", b"reply");
+    assert_eq!(bodies(&w.deliver_all()).len(), 3);
+    // Groups: every member device still holds Alice's sender key, so only the group message goes.
+    let report = w.send_group(&alice, g, b"group after");
+    assert!(
+        report.envelopes.iter().all(|e| e.kind == EnvelopeKind::SenderKey),
+        "{:?}",
+        report.envelopes.iter().map(|e| e.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(bodies(&w.deliver_all()).len(), 3);
+    // Sent messages: the tablet loses its session and asks for a retry; Alice restarts before
+    // the request arrives, and serves it from her store.
+    w.clients
+        .get_mut(&tablet)
+        .unwrap()
+        .store_mut()
+        .remove_session(&alice)
+        .unwrap();
+    w.send(&alice, "bob", b"lost and retried");
+    let request = {
+        let envelopes = w.relay.fetch(&tablet);
+        let mut replies = Vec::new();
+        for e in envelopes {
+            let c = w.clients.get_mut(&tablet).unwrap();
+            let r = c.receive(&mut w.relay, &e, w.now, &mut w.rng);
+            assert!(
+                matches!(r.received, Received::Failed(ReceiveFailure::Decrypt(_))),
+                "{:?}",
+                r.received
+            );
+            replies.extend(r.replies);
+        }
+        replies
+    };
+    assert_eq!(request.len(), 1);
+    assert_eq!(request[0].kind, EnvelopeKind::RetryRequest);
+    w.restart(&alice);
+    w.restart(&tablet);
+    w.relay.post(request);
+    let got = w.deliver_all();
+    assert!(
+        got[&alice]
+            .iter()
+            .any(|r| matches!(r, Received::RetryServed { .. })),
+        "{:?}",
+        got[&alice]
+    );
+    assert_eq!(bodies(&got)[&tablet], vec![b"lost and retried".to_vec()]);
+    // The primary's account state: the next companion gets device id 2.
+    w.restart(&alice);
+    assert_eq!(w.link("alice"), addr("alice", 2));
+    // Known account keys: Bob re-registers (new account key); Alice's restarted devices do not
+    // trust it on first use again.
+    let mut fresh = Client::new_primary("bob", w.now, &mut w.rng);
+    w.relay.upload_device(fresh.upload(5, &mut w.rng).unwrap());
+    w.relay.set_device_list("bob", fresh.device_list().unwrap());
+    w.restart(&laptop);
+    let c = w.clients.get_mut(&laptop).unwrap();
+    assert_eq!(
+        c.send(&mut w.relay, "bob", b"to whom?", w.now, &mut w.rng).err(),
+        Some(ClientError::AccountKeyChanged("bob".into()))
+    );
+}
+
 both_stores! {
+    a_device_restarted_from_its_store_carries_on = 12,
     a_retry_request_from_a_device_that_was_not_a_recipient_is_refused = 9,
     a_forged_first_message_from_a_device_is_refused = 10,
     an_unlinked_device_is_no_longer_accepted_as_a_sender = 11,

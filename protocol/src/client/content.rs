@@ -44,7 +44,7 @@ fn id16(v: Option<Vec<u8>>) -> Result<[u8; 16], BadContent> {
 }
 
 impl DataMessage {
-    fn to_proto(&self) -> DataMessageProto {
+    pub(crate) fn to_proto(&self) -> DataMessageProto {
         DataMessageProto {
             id: Some(self.id.to_vec()),
             timestamp: Some(self.timestamp),
@@ -53,7 +53,7 @@ impl DataMessage {
         }
     }
 
-    fn from_proto(p: DataMessageProto) -> Result<Self, BadContent> {
+    pub(crate) fn from_proto(p: DataMessageProto) -> Result<Self, BadContent> {
         Ok(Self {
             id: id16(p.id)?,
             timestamp: p.timestamp.ok_or(BadContent)?,

@@ -7,14 +7,19 @@ mod directory;
 mod envelope;
 mod padding;
 mod relay;
+pub mod state;
 
 pub use content::DataMessage;
 pub use directory::{AccountDevices, Directory, DirectoryError};
 pub use envelope::{Envelope, EnvelopeKind};
 pub use padding::{BadPadding, PADDING_BLOCK, pad, unpad};
 pub use relay::{DeviceUpload, MemoryRelay};
+pub use state::{
+    DeviceListStore, DeviceRole, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord,
+    LocalDeviceStore, RetryCounter, SentMessageRecord, SentMessageStore,
+};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rand_core::CryptoRng;
 
@@ -27,7 +32,7 @@ use crate::address::Address;
 use crate::consts::{MAX_RETRIES, MAX_SENT_MESSAGES};
 use crate::crypto::{KeyPair, PublicKey};
 use crate::group;
-use crate::linking::{Approval, LinkError, LinkRequest, LinkedDevice, PendingLink, PrimaryAccount};
+use crate::linking::{Approval, LinkError, LinkRequest, PendingLink, PrimaryAccount};
 use crate::session::{self, DecryptError, PreKeyBundle, PreKeyRecord, SignedPreKeyRecord};
 use crate::store::{MemoryStore, ProtocolStore, SenderKeyStore, StepTransaction, StoreError};
 use crate::wire::SenderKeyMessage;
@@ -169,11 +174,6 @@ pub enum ClientError {
     Store(String),
 }
 
-enum Role {
-    Primary(Box<PrimaryAccount>),
-    Companion(Box<LinkedDevice>),
-}
-
 struct KnownAccount {
     view: AccountView,
     trusted: Vec<TrustedDevice>,
@@ -182,49 +182,49 @@ struct KnownAccount {
     last: Option<(AccountDevices, DeviceSet)>,
 }
 
-struct Group {
-    members: BTreeSet<String>,
-    /// Devices that hold our current sender key for this group.
-    /// (by device, with the identity key it had then: a device back at the same address with a
-    /// new key does not hold it).
-    has_key: BTreeMap<Address, PublicKey>,
-    rotate: bool,
+/// Everything a client keeps: pairwise and sender-key state and the client state (its own
+/// record, device lists, groups, sent messages), with steps that commit as one transaction.
+/// [`MemoryStore`] is one; `SqliteStore` is another.
+pub trait ClientStore:
+    ProtocolStore
+    + SenderKeyStore
+    + StepTransaction
+    + LocalDeviceStore
+    + DeviceListStore
+    + GroupStore
+    + SentMessageStore
+{
 }
 
-struct SentMessage {
-    conversation: Conversation,
-    message: DataMessage,
-    /// Devices that got an envelope of it.
-    recipients: BTreeSet<Address>,
+impl<T> ClientStore for T where
+    T: ProtocolStore
+        + SenderKeyStore
+        + StepTransaction
+        + LocalDeviceStore
+        + DeviceListStore
+        + GroupStore
+        + SentMessageStore
+{
 }
-
-/// Everything a client keeps: pairwise and sender-key state, with steps that commit as one
-/// transaction. [`MemoryStore`] is one; `SqliteStore` is another.
-pub trait ClientStore: ProtocolStore + SenderKeyStore + StepTransaction {}
-
-impl<T: ProtocolStore + SenderKeyStore + StepTransaction> ClientStore for T {}
 
 /// One device of an account, over its store `S`.
+///
+/// Its state lives in the store: [`Client::open`] carries on from it after a restart. The maps
+/// here are caches of the store's device lists and groups, written through in the same store
+/// step as the protocol records, and reloaded when a step rolls back.
 pub struct Client<S = MemoryStore> {
-    address: Address,
+    local: LocalDeviceRecord,
     identity: KeyPair,
     store: S,
-    role: Role,
     registration_id: u32,
-    signed_pre_key_id: u32,
-    next_pre_key_id: u32,
     accounts: HashMap<String, KnownAccount>,
-    groups: HashMap<[u8; 16], Group>,
-    sent: VecDeque<([u8; 16], SentMessage)>,
-    retries_asked: HashMap<(Address, [u8; 16]), u32>,
-    retries_served: HashMap<(Address, [u8; 16]), u32>,
-    list_lifetime_ms: u64,
+    groups: HashMap<[u8; 16], GroupRecord>,
 }
 
 impl<S> core::fmt::Debug for Client<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
-            .field("address", &self.address)
+            .field("address", &self.local.address)
             .finish_non_exhaustive()
     }
 }
@@ -264,18 +264,11 @@ impl PendingClient {
         let mut client = Client::with_role(
             address,
             identity,
-            Role::Companion(Box::new(linked)),
+            DeviceRole::Companion(Box::new(linked)),
             rng,
             make_store,
         )?;
-        client.accounts.insert(
-            self.name.clone(),
-            KnownAccount {
-                view: AccountView::new(account_key),
-                trusted: Vec::new(),
-                last: None,
-            },
-        );
+        client.accept_account_key(&self.name, account_key)?;
         Ok(client)
     }
 }
@@ -306,45 +299,117 @@ impl Client<MemoryStore> {
         let mut client = Self::from_parts(
             Address::new(name, 0),
             identity,
-            Role::Primary(Box::new(primary)),
+            DeviceRole::Primary(Box::new(primary)),
             store,
             registration_id,
         );
-        client.accounts.insert(
-            name.to_string(),
-            KnownAccount {
-                view: AccountView::new(account),
-                trusted: Vec::new(),
-                last: None,
-            },
-        );
+        // MemoryStore writes cannot fail.
+        let _ = client.save_local();
+        let _ = client.accept_account_key(name, account);
         client
     }
 }
 
 impl<S: ClientStore> Client<S> {
-    fn from_parts(address: Address, identity: KeyPair, role: Role, store: S, registration_id: u32) -> Self {
+    fn from_parts(
+        address: Address,
+        identity: KeyPair,
+        role: DeviceRole,
+        store: S,
+        registration_id: u32,
+    ) -> Self {
         Self {
-            address,
+            local: LocalDeviceRecord {
+                address,
+                role,
+                signed_pre_key_id: 1,
+                next_pre_key_id: 1,
+                device_list_lifetime_ms: DEFAULT_DEVICE_LIST_LIFETIME_MS,
+            },
             identity,
             store,
-            role,
             registration_id,
-            signed_pre_key_id: 1,
-            next_pre_key_id: 1,
             accounts: HashMap::new(),
             groups: HashMap::new(),
-            sent: VecDeque::new(),
-            retries_asked: HashMap::new(),
-            retries_served: HashMap::new(),
-            list_lifetime_ms: DEFAULT_DEVICE_LIST_LIFETIME_MS,
         }
+    }
+
+    /// Carries on as the device whose state `store` holds (after a restart, or a crash: every
+    /// step the device completed is there, and nothing of a step it did not).
+    pub fn open(store: S) -> Result<Self, ClientError> {
+        let local = store
+            .local_device()
+            .map_err(store_err)?
+            .ok_or_else(|| ClientError::Store("no device in this store".into()))?;
+        let identity = store.identity_key_pair().map_err(store_err)?;
+        let registration_id = store.local_registration_id().map_err(store_err)?;
+        let mut client = Self {
+            local,
+            identity,
+            store,
+            registration_id,
+            accounts: HashMap::new(),
+            groups: HashMap::new(),
+        };
+        client.reload()?;
+        Ok(client)
+    }
+
+    /// Reloads the caches (device lists, groups, this device's record) from the store.
+    fn reload(&mut self) -> Result<(), ClientError> {
+        if let Some(local) = self.store.local_device().map_err(store_err)? {
+            self.local = local;
+        }
+        self.accounts.clear();
+        for (name, record) in self.store.known_accounts().map_err(store_err)? {
+            let mut view = AccountView::new(record.account_key);
+            if let Some(list) = &record.device_list {
+                view.update(list)
+                    .map_err(|e| ClientError::Store(format!("stored device list of {name}: {e}")))?;
+            }
+            self.accounts.insert(
+                name,
+                KnownAccount {
+                    view,
+                    trusted: record.trusted,
+                    last: None,
+                },
+            );
+        }
+        self.groups = self.store.groups().map_err(store_err)?.into_iter().collect();
+        Ok(())
+    }
+
+    /// Writes this device's record.
+    fn save_local(&mut self) -> Result<(), ClientError> {
+        self.store.save_local_device(&self.local).map_err(store_err)
+    }
+
+    /// Writes what we know of `account` (from the cache).
+    fn save_account(&mut self, account: &str) -> Result<(), ClientError> {
+        let Some(known) = self.accounts.get(account) else {
+            return Ok(());
+        };
+        let record = KnownAccountRecord {
+            account_key: *known.view.account_key(),
+            device_list: known.view.list().map(|l| l.serialize().to_vec()),
+            trusted: known.trusted.clone(),
+        };
+        self.store.save_known_account(account, &record).map_err(store_err)
+    }
+
+    /// Writes a group (from the cache).
+    fn save_group(&mut self, group_id: &[u8; 16]) -> Result<(), ClientError> {
+        let Some(group) = self.groups.get(group_id) else {
+            return Ok(());
+        };
+        self.store.save_group(group_id, group).map_err(store_err)
     }
 
     fn with_role<R: CryptoRng + ?Sized>(
         address: Address,
         identity: KeyPair,
-        role: Role,
+        role: DeviceRole,
         rng: &mut R,
         make_store: impl FnOnce(&KeyPair, u32) -> Result<S, StoreError>,
     ) -> Result<Self, ClientError> {
@@ -352,7 +417,9 @@ impl<S: ClientStore> Client<S> {
         let mut store = make_store(&identity, registration_id).map_err(store_err)?;
         let signed = SignedPreKeyRecord::generate(1, &identity, 0, rng);
         store.save_signed_pre_key(signed).map_err(store_err)?;
-        Ok(Self::from_parts(address, identity, role, store, registration_id))
+        let mut client = Self::from_parts(address, identity, role, store, registration_id);
+        client.save_local()?;
+        Ok(client)
     }
 
     /// A new account's primary device (device 0) over the store `make_store` opens for its
@@ -368,18 +435,11 @@ impl<S: ClientStore> Client<S> {
         let mut client = Self::with_role(
             Address::new(name, 0),
             identity.clone(),
-            Role::Primary(Box::new(primary)),
+            DeviceRole::Primary(Box::new(primary)),
             rng,
             make_store,
         )?;
-        client.accounts.insert(
-            name.to_string(),
-            KnownAccount {
-                view: AccountView::new(identity.public),
-                trusted: Vec::new(),
-                last: None,
-            },
-        );
+        client.accept_account_key(name, identity.public)?;
         Ok(client)
     }
 
@@ -390,11 +450,15 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Approval, ClientError> {
-        let Role::Primary(primary) = &mut self.role else {
-            return Err(ClientError::NotPrimary);
-        };
         let request = LinkRequest::from_qr_payload(qr)?;
-        Ok(primary.approve(&request, now, rng)?)
+        self.in_step(|client| {
+            let DeviceRole::Primary(primary) = &mut client.local.role else {
+                return Err(ClientError::NotPrimary);
+            };
+            let approval = primary.approve(&request, now, rng)?;
+            client.save_local()?;
+            Ok(approval)
+        })
     }
 
     /// The primary unlinks a companion; publish the returned device list.
@@ -404,23 +468,27 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Vec<u8>, ClientError> {
-        let Role::Primary(primary) = &mut self.role else {
-            return Err(ClientError::NotPrimary);
-        };
-        Ok(primary.unlink(device_id, now, rng)?.serialize().to_vec())
+        self.in_step(|client| {
+            let DeviceRole::Primary(primary) = &mut client.local.role else {
+                return Err(ClientError::NotPrimary);
+            };
+            let list = primary.unlink(device_id, now, rng)?.serialize().to_vec();
+            client.save_local()?;
+            Ok(list)
+        })
     }
 
     /// The primary's current signed device list.
     pub fn device_list(&self) -> Option<&[u8]> {
-        match &self.role {
-            Role::Primary(p) => Some(p.device_list().serialize()),
-            Role::Companion(_) => None,
+        match &self.local.role {
+            DeviceRole::Primary(p) => Some(p.device_list().serialize()),
+            DeviceRole::Companion(_) => None,
         }
     }
 
     /// This device's address.
     pub fn address(&self) -> &Address {
-        &self.address
+        &self.local.address
     }
 
     /// The device's stores (for inspection, migration, or simulating loss in tests).
@@ -435,9 +503,9 @@ impl<S: ClientStore> Client<S> {
 
     /// Whether a served device list still lists this (companion) device.
     pub fn link_status(&self, signed_list: &[u8]) -> Option<crate::linking::LinkStatus> {
-        match &self.role {
-            Role::Companion(linked) => linked.status(signed_list).ok(),
-            Role::Primary(_) => Some(crate::linking::LinkStatus::Linked),
+        match &self.local.role {
+            DeviceRole::Companion(linked) => linked.status(signed_list).ok(),
+            DeviceRole::Primary(_) => Some(crate::linking::LinkStatus::Linked),
         }
     }
 
@@ -447,20 +515,29 @@ impl<S: ClientStore> Client<S> {
         count: u32,
         rng: &mut R,
     ) -> Result<DeviceUpload, ClientError> {
+        self.in_step(|client| client.upload_step(count, rng))
+    }
+
+    fn upload_step<R: CryptoRng + ?Sized>(
+        &mut self,
+        count: u32,
+        rng: &mut R,
+    ) -> Result<DeviceUpload, ClientError> {
         let signed = self
             .store
-            .signed_pre_key(self.signed_pre_key_id)
+            .signed_pre_key(self.local.signed_pre_key_id)
             .map_err(store_err)?
             .ok_or(ClientError::Store("no signed prekey".into()))?;
         let mut one_time = Vec::new();
         for _ in 0..count {
-            let record = PreKeyRecord::generate(self.next_pre_key_id, rng);
-            self.next_pre_key_id += 1;
+            let record = PreKeyRecord::generate(self.local.next_pre_key_id, rng);
+            self.local.next_pre_key_id += 1;
             one_time.push((record.id, record.key_pair.public));
             self.store.save_pre_key(record).map_err(store_err)?;
         }
+        self.save_local()?;
         Ok(DeviceUpload {
-            address: self.address.clone(),
+            address: self.local.address.clone(),
             registration_id: self.registration_id,
             identity_key: self.identity.public,
             signed_pre_key: (
@@ -474,14 +551,14 @@ impl<S: ClientStore> Client<S> {
     }
 
     fn signed_identity(&self) -> Option<Vec<u8>> {
-        match &self.role {
-            Role::Companion(linked) => Some(linked.signed_identity().serialize().to_vec()),
-            Role::Primary(_) => None,
+        match &self.local.role {
+            DeviceRole::Companion(linked) => Some(linked.signed_identity().serialize().to_vec()),
+            DeviceRole::Primary(_) => None,
         }
     }
 
     /// Accepts a new account key for `account` (after a re-registration the user confirmed).
-    pub fn accept_account_key(&mut self, account: &str, key: PublicKey) {
+    pub fn accept_account_key(&mut self, account: &str, key: PublicKey) -> Result<(), ClientError> {
         self.accounts.insert(
             account.to_string(),
             KnownAccount {
@@ -490,16 +567,28 @@ impl<S: ClientStore> Client<S> {
                 last: None,
             },
         );
+        self.in_step(|client| client.save_account(account))
     }
 
     /// Sets how long a device list stays valid for companions.
-    pub fn set_device_list_lifetime(&mut self, ms: u64) {
-        self.list_lifetime_ms = ms;
+    pub fn set_device_list_lifetime(&mut self, ms: u64) -> Result<(), ClientError> {
+        self.local.device_list_lifetime_ms = ms;
+        self.in_step(|client| client.save_local())
     }
 
     /// The verified devices of `account`, refreshed from the directory. Sessions with devices
     /// that left the list are removed.
     pub fn refresh_devices<D: Directory + ?Sized>(
+        &mut self,
+        directory: &D,
+        account: &str,
+        now: u64,
+    ) -> Result<DeviceSet, ClientError> {
+        self.in_step(|client| client.refresh_devices_step(directory, account, now))
+    }
+
+    /// The body of [`Self::refresh_devices`], inside one store step.
+    fn refresh_devices_step<D: Directory + ?Sized>(
         &mut self,
         directory: &D,
         account: &str,
@@ -525,7 +614,7 @@ impl<S: ClientStore> Client<S> {
         };
         let mut known = known;
         if let (Some((served_before, set)), Some(list)) = (&known.last, known.view.list()) {
-            if served_before == &served && !list.is_expired(now, self.list_lifetime_ms) {
+            if served_before == &served && !list.is_expired(now, self.local.device_list_lifetime_ms) {
                 let set = set.clone();
                 self.accounts.insert(account.to_string(), known);
                 return Ok(set);
@@ -549,7 +638,7 @@ impl<S: ClientStore> Client<S> {
                 DeviceListError::Malformed,
             ));
         };
-        let set = verify_devices(list, &served.devices, now, self.list_lifetime_ms);
+        let set = verify_devices(list, &served.devices, now, self.local.device_list_lifetime_ms);
         // Sessions with devices that are no longer trusted go (unlinked, re-keyed, expired).
         for old in &known.trusted {
             let still = set
@@ -563,6 +652,7 @@ impl<S: ClientStore> Client<S> {
         known.trusted = set.trusted.clone();
         known.last = Some((served, set.clone()));
         self.accounts.insert(account.to_string(), known);
+        self.save_account(account)?;
         Ok(set)
     }
 
@@ -638,7 +728,7 @@ impl<S: ClientStore> Client<S> {
                     _ => EnvelopeKind::Whisper,
                 };
                 let envelope = Envelope {
-                    sender: self.address.clone(),
+                    sender: self.local.address.clone(),
                     recipient: address,
                     kind,
                     message_id,
@@ -657,19 +747,14 @@ impl<S: ClientStore> Client<S> {
         conversation: Conversation,
         message: DataMessage,
         report: &SendReport,
-    ) {
+    ) -> Result<(), ClientError> {
         let recipients = report.envelopes.iter().map(|e| e.recipient.clone()).collect();
-        self.sent.push_back((
-            id,
-            SentMessage {
-                conversation,
-                message,
-                recipients,
-            },
-        ));
-        while self.sent.len() > MAX_SENT_MESSAGES {
-            self.sent.pop_front();
-        }
+        let record = SentMessageRecord {
+            conversation,
+            message,
+            recipients,
+        };
+        self.store.save_sent_message(&id, &record).map_err(store_err)
     }
 
     /// Runs `step` as one store transaction: committed if it succeeds, rolled back if not.
@@ -679,7 +764,12 @@ impl<S: ClientStore> Client<S> {
     ) -> Result<T, ClientError> {
         self.store.begin_step().map_err(store_err)?;
         let result = step(self);
-        match self.store.end_step(result.is_ok()) {
+        let ended = self.store.end_step(result.is_ok());
+        if result.is_err() || ended.is_err() {
+            // The store rolled back: so do the caches.
+            let _ = self.reload();
+        }
+        match ended {
             Ok(()) => result,
             Err(e) => Err(store_err(e)),
         }
@@ -720,7 +810,7 @@ impl<S: ClientStore> Client<S> {
             envelopes: Vec::new(),
             devices: Vec::new(),
         };
-        let own = self.address.name.clone();
+        let own = self.local.address.name.clone();
         let mut targets: Vec<(String, Content)> = vec![(account.to_string(), Content::Data(message.clone()))];
         if account != own {
             targets.push((
@@ -740,7 +830,7 @@ impl<S: ClientStore> Client<S> {
                 ));
             }
             for device in trusted {
-                if target == own && device.device_id == self.address.device_id {
+                if target == own && device.device_id == self.local.address.device_id {
                     continue;
                 }
                 let (outcome, envelope) =
@@ -751,7 +841,7 @@ impl<S: ClientStore> Client<S> {
                 report.envelopes.extend(envelope);
             }
         }
-        self.remember(id, Conversation::Direct(account.to_string()), message, &report);
+        self.remember(id, Conversation::Direct(account.to_string()), message, &report)?;
         Ok(report)
     }
 
@@ -776,13 +866,17 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        let (conversation, message, recipients) = self
-            .sent
-            .iter()
-            .find(|(id, _)| id == &message_id)
-            .map(|(_, m)| (m.conversation.clone(), m.message.clone(), m.recipients.clone()))
+        let mut sent = self
+            .store
+            .sent_message(&message_id)
+            .map_err(store_err)?
             .ok_or(ClientError::UnknownMessage)?;
-        let own = self.address.name.clone();
+        let (conversation, message, recipients) = (
+            sent.conversation.clone(),
+            sent.message.clone(),
+            sent.recipients.clone(),
+        );
+        let own = self.local.address.name.clone();
         let accounts: Vec<(String, Content)> = match &conversation {
             Conversation::Direct(to) => {
                 let mut v = vec![(to.clone(), Content::Data(message.clone()))];
@@ -821,7 +915,7 @@ impl<S: ClientStore> Client<S> {
             }
             for device in trusted {
                 let address = Address::new(account.clone(), device.device_id);
-                if recipients.contains(&address) || address == self.address {
+                if recipients.contains(&address) || address == self.local.address {
                     continue;
                 }
                 let (outcome, envelope) =
@@ -830,10 +924,11 @@ impl<S: ClientStore> Client<S> {
                 report.envelopes.extend(envelope);
             }
         }
-        if let Some((_, m)) = self.sent.iter_mut().find(|(id, _)| id == &message_id) {
-            m.recipients
-                .extend(report.envelopes.iter().map(|e| e.recipient.clone()));
-        }
+        sent.recipients
+            .extend(report.envelopes.iter().map(|e| e.recipient.clone()));
+        self.store
+            .save_sent_message(&message_id, &sent)
+            .map_err(store_err)?;
         Ok(report)
     }
 
@@ -847,11 +942,11 @@ impl<S: ClientStore> Client<S> {
     }
 
     /// Sets who sees our status updates. Removing someone rotates the status key.
-    pub fn set_status_audience(&mut self, contacts: &[&str]) {
-        let own = self.address.name.clone();
+    pub fn set_status_audience(&mut self, contacts: &[&str]) -> Result<(), ClientError> {
+        let own = self.local.address.name.clone();
         let mut members: Vec<&str> = contacts.to_vec();
         members.push(&own);
-        self.set_group_members(Self::status_id(&own), &members);
+        self.set_group_members(Self::status_id(&own), &members)
     }
 
     /// Posts a status update to the audience, through the same sender-key mechanism as groups.
@@ -862,7 +957,7 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        let id = Self::status_id(&self.address.name);
+        let id = Self::status_id(&self.local.address.name);
         self.send_group(directory, id, body, now, rng)
     }
 
@@ -877,26 +972,14 @@ impl<S: ClientStore> Client<S> {
 
     /// Creates (or replaces the membership of) a group. Removing a member rotates our sender key
     /// before our next message.
-    pub fn set_group_members(&mut self, group_id: [u8; 16], members: &[&str]) {
+    pub fn set_group_members(&mut self, group_id: [u8; 16], members: &[&str]) -> Result<(), ClientError> {
         let members: BTreeSet<String> = members.iter().map(|m| m.to_string()).collect();
-        match self.groups.get_mut(&group_id) {
-            Some(g) => {
-                if g.members.iter().any(|m| !members.contains(m)) {
-                    g.rotate = true;
-                }
-                g.members = members;
-            }
-            None => {
-                self.groups.insert(
-                    group_id,
-                    Group {
-                        members,
-                        has_key: BTreeMap::new(),
-                        rotate: false,
-                    },
-                );
-            }
+        let group = self.groups.entry(group_id).or_default();
+        if group.members.iter().any(|m| !members.contains(m)) {
+            group.rotate = true;
         }
+        group.members = members;
+        self.in_step(|client| client.save_group(&group_id))
     }
 
     /// Sends `body` to a group: our sender key goes (in pairwise envelopes) only to member
@@ -946,7 +1029,7 @@ impl<S: ClientStore> Client<S> {
                 ));
             }
             for d in trusted {
-                if !(member == &self.address.name && d.device_id == self.address.device_id) {
+                if !(member == &self.local.address.name && d.device_id == self.local.address.device_id) {
                     targets.push((member.clone(), d));
                 }
             }
@@ -958,7 +1041,7 @@ impl<S: ClientStore> Client<S> {
         let group = self.groups.get_mut(&group_id).ok_or(ClientError::UnknownGroup)?;
         // Rotate when a member left or a device that holds our key is no longer a target.
         if group.rotate || group.has_key.iter().any(|(a, k)| target_keys.get(a) != Some(k)) {
-            group::reset_own_sender_key(&mut self.store, &self.address, group_id).map_err(store_err)?;
+            group::reset_own_sender_key(&mut self.store, &self.local.address, group_id).map_err(store_err)?;
             group.has_key.clear();
             group.rotate = false;
         }
@@ -969,8 +1052,9 @@ impl<S: ClientStore> Client<S> {
             })
             .cloned()
             .collect();
-        let distribution = group::create_distribution_message(&mut self.store, &self.address, group_id, rng)
-            .map_err(|e| store_err(format!("{e:?}")))?;
+        let distribution =
+            group::create_distribution_message(&mut self.store, &self.local.address, group_id, rng)
+                .map_err(|e| store_err(format!("{e:?}")))?;
         let content = Content::Distribution {
             group_id,
             message: distribution.serialized().to_vec(),
@@ -995,6 +1079,7 @@ impl<S: ClientStore> Client<S> {
         if let Some(g) = self.groups.get_mut(&group_id) {
             g.has_key.extend(delivered_key);
         }
+        self.save_group(&group_id)?;
         let message = DataMessage {
             id,
             timestamp: now,
@@ -1003,7 +1088,7 @@ impl<S: ClientStore> Client<S> {
         };
         let sealed = group::encrypt(
             &mut self.store,
-            &self.address,
+            &self.local.address,
             group_id,
             &pad(&Content::Data(message.clone()).encode()),
             rng,
@@ -1022,7 +1107,7 @@ impl<S: ClientStore> Client<S> {
             };
             report.devices.push((address.clone(), outcome));
             report.envelopes.push(Envelope {
-                sender: self.address.clone(),
+                sender: self.local.address.clone(),
                 recipient: address,
                 kind: EnvelopeKind::SenderKey,
                 message_id: id,
@@ -1030,7 +1115,7 @@ impl<S: ClientStore> Client<S> {
                 payload: sealed.serialized().to_vec(),
             });
         }
-        self.remember(id, Conversation::Group(group_id), message, &report);
+        self.remember(id, Conversation::Group(group_id), message, &report)?;
         Ok(report)
     }
 
@@ -1066,10 +1151,13 @@ impl<S: ClientStore> Client<S> {
         let receipt = self.receive_step(directory, envelope, now, rng);
         match self.store.end_step(true) {
             Ok(()) => receipt,
-            Err(e) => Receipt {
-                received: Received::Failed(ReceiveFailure::Store(e.to_string())),
-                replies: Vec::new(),
-            },
+            Err(e) => {
+                let _ = self.reload();
+                Receipt {
+                    received: Received::Failed(ReceiveFailure::Store(e.to_string())),
+                    replies: Vec::new(),
+                }
+            }
         }
     }
 
@@ -1174,7 +1262,7 @@ impl<S: ClientStore> Client<S> {
                 Received::Message { from, message }
             }
             Content::SentCopy { destination, message } => {
-                if from.name != self.address.name || kind == EnvelopeKind::SenderKey {
+                if from.name != self.local.address.name || kind == EnvelopeKind::SenderKey {
                     return Received::Failed(ReceiveFailure::NotAllowed);
                 }
                 let conversation = match message.group_id {
@@ -1214,28 +1302,36 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Option<Envelope> {
-        let key = (failed.sender.clone(), failed.message_id);
+        let (peer, id) = (&failed.sender, &failed.message_id);
+        let asked = self.store.retry_count(RetryCounter::Asked, peer, id).ok()?;
         // Junk under random message ids must not make us mint prekeys without bound.
-        if !self.retries_asked.contains_key(&key) && self.retries_asked.len() >= MAX_SENT_MESSAGES {
+        if asked.is_none() && self.store.retry_count_len(RetryCounter::Asked).ok()? >= MAX_SENT_MESSAGES {
             return None;
         }
-        let count = self.retries_asked.entry(key).or_insert(0);
-        if *count >= MAX_RETRIES {
+        let count = asked.unwrap_or(0);
+        if count >= MAX_RETRIES {
             return None;
         }
-        *count += 1;
-        let retry_count = *count;
-        let signed = self.store.signed_pre_key(self.signed_pre_key_id).ok().flatten()?;
-        let one_time = PreKeyRecord::generate(self.next_pre_key_id, rng);
-        self.next_pre_key_id += 1;
+        let retry_count = count + 1;
+        self.store
+            .save_retry_count(RetryCounter::Asked, peer, id, retry_count)
+            .ok()?;
+        let signed = self
+            .store
+            .signed_pre_key(self.local.signed_pre_key_id)
+            .ok()
+            .flatten()?;
+        let one_time = PreKeyRecord::generate(self.local.next_pre_key_id, rng);
+        self.local.next_pre_key_id += 1;
         let pre_key = (one_time.id, one_time.key_pair.public);
         self.store.save_pre_key(one_time).ok()?;
+        self.save_local().ok()?;
         let request = RetryRequest {
             message_id: failed.message_id,
             retry_count,
             bundle: PreKeyBundle {
                 registration_id: self.registration_id,
-                device_id: self.address.device_id,
+                device_id: self.local.address.device_id,
                 pre_key: Some(pre_key),
                 signed_pre_key_id: signed.id,
                 signed_pre_key: signed.key_pair.public,
@@ -1245,7 +1341,7 @@ impl<S: ClientStore> Client<S> {
             signed_identity: self.signed_identity(),
         };
         Some(Envelope {
-            sender: self.address.clone(),
+            sender: self.local.address.clone(),
             recipient: failed.sender.clone(),
             kind: EnvelopeKind::RetryRequest,
             message_id: failed.message_id,
@@ -1268,12 +1364,24 @@ impl<S: ClientStore> Client<S> {
         let Ok(request) = RetryRequest::decode(&envelope.payload, envelope.sender.device_id) else {
             return Received::Failed(ReceiveFailure::BadRetry);
         };
-        let key = (envelope.sender.clone(), request.message_id);
-        let served = self.retries_served.entry(key).or_insert(0);
-        if *served >= MAX_RETRIES || request.message_id != envelope.message_id {
+        let Ok(served) = self
+            .store
+            .retry_count(RetryCounter::Served, &envelope.sender, &request.message_id)
+        else {
+            return Received::Failed(ReceiveFailure::Store("retry counter".into()));
+        };
+        let served = served.unwrap_or(0);
+        if served >= MAX_RETRIES || request.message_id != envelope.message_id {
             return Received::Failed(ReceiveFailure::BadRetry);
         }
-        *served += 1;
+        if let Err(e) = self.store.save_retry_count(
+            RetryCounter::Served,
+            &envelope.sender,
+            &request.message_id,
+            served + 1,
+        ) {
+            return Received::Failed(ReceiveFailure::Store(e.to_string()));
+        }
         // The key material must be the verified device's: its identity is vouched for by the
         // account (device list and signed identity); the bundle's signature is checked when the
         // session is built.
@@ -1281,10 +1389,12 @@ impl<S: ClientStore> Client<S> {
             return Received::Failed(ReceiveFailure::BadRetry);
         }
         let Some(sent) = self
-            .sent
-            .iter()
-            .find(|(id, m)| id == &request.message_id && m.recipients.contains(&envelope.sender))
-            .map(|(_, m)| (m.conversation.clone(), m.message.clone()))
+            .store
+            .sent_message(&request.message_id)
+            .ok()
+            .flatten()
+            .filter(|m| m.recipients.contains(&envelope.sender))
+            .map(|m| (m.conversation, m.message))
         else {
             return Received::Failed(ReceiveFailure::BadRetry);
         };
@@ -1293,7 +1403,7 @@ impl<S: ClientStore> Client<S> {
             return Received::Failed(ReceiveFailure::BadRetry);
         }
         let (conversation, message) = sent;
-        let content = match (&conversation, to.name == self.address.name) {
+        let content = match (&conversation, to.name == self.local.address.name) {
             (Conversation::Direct(dest), true) => Content::SentCopy {
                 destination: dest.clone(),
                 message,
@@ -1304,6 +1414,9 @@ impl<S: ClientStore> Client<S> {
             // It lacked our sender key: it gets the current one with our next group message.
             if let Some(group) = self.groups.get_mut(g) {
                 group.has_key.remove(&to);
+            }
+            if let Err(e) = self.save_group(g) {
+                return Received::Failed(ReceiveFailure::Store(e.to_string()));
             }
         }
         let (_, reply) = self.encrypt_for(

@@ -15,6 +15,8 @@
 //!
 //! Every step either succeeds or changes nothing.
 
+mod record;
+
 use std::collections::BTreeSet;
 
 use base64::Engine;

@@ -1,11 +1,18 @@
 //! The in-memory store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use zeroize::Zeroizing;
 
 use super::{
     IdentityStore, PreKeyStore, ProtocolStore, SenderKeyStore, SessionStore, SignedPreKeyStore, StoreError,
 };
 use crate::address::Address;
+use crate::client::state::{
+    DeviceListStore, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord, LocalDeviceStore,
+    RetryCounter, SentMessageRecord, SentMessageStore, decode_local_device, encode_local_device,
+};
+use crate::consts::MAX_SENT_MESSAGES;
 use crate::crypto::{KeyPair, PublicKey};
 use crate::group::SenderKeyRecord;
 use crate::session::{PreKeyRecord, SessionRecord, SignedPreKeyRecord};
@@ -20,6 +27,14 @@ pub struct MemoryStore {
     signed_pre_keys: HashMap<u32, SignedPreKeyRecord>,
     sessions: HashMap<Address, SessionRecord>,
     sender_keys: HashMap<(Address, [u8; 16]), SenderKeyRecord>,
+    /// This device's record, encoded (its role holds state that is not `Clone`).
+    local_device: Option<Zeroizing<Vec<u8>>>,
+    known_accounts: BTreeMap<String, KnownAccountRecord>,
+    groups: BTreeMap<[u8; 16], GroupRecord>,
+    sent: HashMap<[u8; 16], SentMessageRecord>,
+    /// Sent message ids, oldest first (to drop the oldest beyond the bound).
+    sent_order: VecDeque<[u8; 16]>,
+    retry_counts: HashMap<(RetryCounter, Address, [u8; 16]), u32>,
 }
 
 impl MemoryStore {
@@ -33,6 +48,12 @@ impl MemoryStore {
             signed_pre_keys: HashMap::new(),
             sessions: HashMap::new(),
             sender_keys: HashMap::new(),
+            local_device: None,
+            known_accounts: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            sent: HashMap::new(),
+            sent_order: VecDeque::new(),
+            retry_counts: HashMap::new(),
         }
     }
 
@@ -117,3 +138,92 @@ impl SenderKeyStore for MemoryStore {
 }
 
 impl ProtocolStore for MemoryStore {}
+
+impl LocalDeviceStore for MemoryStore {
+    fn local_device(&self) -> Result<Option<LocalDeviceRecord>, StoreError> {
+        self.local_device
+            .as_ref()
+            .map(|bytes| decode_local_device(bytes).map_err(|e| StoreError(e.to_string())))
+            .transpose()
+    }
+    fn save_local_device(&mut self, record: &LocalDeviceRecord) -> Result<(), StoreError> {
+        self.local_device = Some(encode_local_device(record));
+        Ok(())
+    }
+}
+
+impl DeviceListStore for MemoryStore {
+    fn known_account(&self, account: &str) -> Result<Option<KnownAccountRecord>, StoreError> {
+        Ok(self.known_accounts.get(account).cloned())
+    }
+    fn save_known_account(&mut self, account: &str, record: &KnownAccountRecord) -> Result<(), StoreError> {
+        self.known_accounts.insert(account.to_string(), record.clone());
+        Ok(())
+    }
+    fn known_accounts(&self) -> Result<Vec<(String, KnownAccountRecord)>, StoreError> {
+        Ok(self
+            .known_accounts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
+impl GroupStore for MemoryStore {
+    fn group(&self, group_id: &[u8; 16]) -> Result<Option<GroupRecord>, StoreError> {
+        Ok(self.groups.get(group_id).cloned())
+    }
+    fn save_group(&mut self, group_id: &[u8; 16], record: &GroupRecord) -> Result<(), StoreError> {
+        self.groups.insert(*group_id, record.clone());
+        Ok(())
+    }
+    fn groups(&self) -> Result<Vec<([u8; 16], GroupRecord)>, StoreError> {
+        Ok(self.groups.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+}
+
+impl SentMessageStore for MemoryStore {
+    fn sent_message(&self, message_id: &[u8; 16]) -> Result<Option<SentMessageRecord>, StoreError> {
+        Ok(self.sent.get(message_id).cloned())
+    }
+    fn save_sent_message(
+        &mut self,
+        message_id: &[u8; 16],
+        record: &SentMessageRecord,
+    ) -> Result<(), StoreError> {
+        if self.sent.insert(*message_id, record.clone()).is_none() {
+            self.sent_order.push_back(*message_id);
+            while self.sent_order.len() > MAX_SENT_MESSAGES {
+                if let Some(oldest) = self.sent_order.pop_front() {
+                    self.sent.remove(&oldest);
+                }
+            }
+        }
+        Ok(())
+    }
+    fn retry_count(
+        &self,
+        counter: RetryCounter,
+        peer: &Address,
+        message_id: &[u8; 16],
+    ) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .retry_counts
+            .get(&(counter, peer.clone(), *message_id))
+            .copied())
+    }
+    fn save_retry_count(
+        &mut self,
+        counter: RetryCounter,
+        peer: &Address,
+        message_id: &[u8; 16],
+        count: u32,
+    ) -> Result<(), StoreError> {
+        self.retry_counts
+            .insert((counter, peer.clone(), *message_id), count);
+        Ok(())
+    }
+    fn retry_count_len(&self, counter: RetryCounter) -> Result<usize, StoreError> {
+        Ok(self.retry_counts.keys().filter(|(c, _, _)| *c == counter).count())
+    }
+}

@@ -323,7 +323,7 @@ fn sender_state_from_proto(proto: &mut SenderKeyStateRecordProto) -> Result<Send
 // ---- Fields ----
 
 /// Decodes `bytes` and refuses them unless they are exactly the encoding of what they decode to.
-fn decode_canonical<M: Message + Default>(bytes: &[u8]) -> Result<M, RecordError> {
+pub(crate) fn decode_canonical<M: Message + Default>(bytes: &[u8]) -> Result<M, RecordError> {
     let message = M::decode(bytes).map_err(|_| RecordError::Malformed)?;
     let again = Zeroizing::new(message.encode_to_vec());
     if again.as_slice() != bytes {
@@ -332,7 +332,7 @@ fn decode_canonical<M: Message + Default>(bytes: &[u8]) -> Result<M, RecordError
     Ok(message)
 }
 
-fn check_version(version: Option<u32>) -> Result<(), RecordError> {
+pub(crate) fn check_version(version: Option<u32>) -> Result<(), RecordError> {
     match required(version, "version")? {
         RECORD_VERSION => Ok(()),
         other => Err(RecordError::UnknownVersion(other)),
@@ -346,11 +346,11 @@ fn bound(len: usize, max: usize, name: &'static str) -> Result<(), RecordError> 
     Ok(())
 }
 
-fn required<T>(value: Option<T>, name: &'static str) -> Result<T, RecordError> {
+pub(crate) fn required<T>(value: Option<T>, name: &'static str) -> Result<T, RecordError> {
     value.ok_or(RecordError::MissingField(name))
 }
 
-fn public_key(bytes: Option<&[u8]>, name: &'static str) -> Result<PublicKey, RecordError> {
+pub(crate) fn public_key(bytes: Option<&[u8]>, name: &'static str) -> Result<PublicKey, RecordError> {
     PublicKey::deserialize(required(bytes, name)?).map_err(|_| RecordError::InvalidField(name))
 }
 
@@ -379,7 +379,7 @@ fn private_key(field: &mut Option<Vec<u8>>, name: &'static str) -> Result<Privat
 /// A key pair from its two stored halves. The public half is stored, not recomputed (one scalar
 /// multiplication per key pair would be spent on every load); the record is our own, written by
 /// [`encode_session_record`] and, at rest, authenticated by the store's encryption.
-fn key_pair(
+pub(crate) fn key_pair(
     public: &mut Option<Vec<u8>>,
     private: &mut Option<Vec<u8>>,
     public_name: &'static str,
@@ -391,7 +391,7 @@ fn key_pair(
     })
 }
 
-fn private_bytes(key: &PrivateKey) -> Vec<u8> {
+pub(crate) fn private_bytes(key: &PrivateKey) -> Vec<u8> {
     key.to_bytes().expose().to_vec()
 }
 

@@ -421,6 +421,187 @@ pub struct SignedPreKeyRecordProto {
     pub timestamp: Option<u64>,
 }
 
+// ---- Client state records (storage) ----
+
+/// `LocalDeviceRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocalDeviceRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the account name.
+    #[prost(string, optional, tag = "2")]
+    pub name: Option<String>,
+    /// Field 3: the device id.
+    #[prost(uint32, optional, tag = "3")]
+    pub device_id: Option<u32>,
+    /// Field 4: the signed prekey in use.
+    #[prost(uint32, optional, tag = "4")]
+    pub signed_pre_key_id: Option<u32>,
+    /// Field 5: the next one-time prekey id.
+    #[prost(uint32, optional, tag = "5")]
+    pub next_pre_key_id: Option<u32>,
+    /// Field 6: how long a device list stays valid.
+    #[prost(uint64, optional, tag = "6")]
+    pub device_list_lifetime_ms: Option<u64>,
+    /// Field 7: the primary's account state.
+    #[prost(message, optional, tag = "7")]
+    pub primary: Option<PrimaryAccountRecordProto>,
+    /// Field 8: a companion's linking result.
+    #[prost(message, optional, tag = "8")]
+    pub companion: Option<LinkedDeviceRecordProto>,
+}
+
+/// `PrimaryAccountRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PrimaryAccountRecordProto {
+    /// Field 1: the account public key.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub account_public: Option<Vec<u8>>,
+    /// Field 2: the account private key (secret).
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub account_private: Option<Vec<u8>>,
+    /// Field 3: the linked companions.
+    #[prost(message, repeated, tag = "3")]
+    pub companions: Vec<LinkedCompanionRecordProto>,
+    /// Field 4: the next device id.
+    #[prost(uint32, optional, tag = "4")]
+    pub next_device_id: Option<u32>,
+    /// Field 5: the current key index.
+    #[prost(uint32, optional, tag = "5")]
+    pub current_index: Option<u32>,
+    /// Field 6: link request references already used.
+    #[prost(bytes = "vec", repeated, tag = "6")]
+    pub used_references: Vec<Vec<u8>>,
+    /// Field 7: the current signed device list.
+    #[prost(bytes = "vec", optional, tag = "7")]
+    pub device_list: Option<Vec<u8>>,
+    /// Field 8: how long a link request may be approved.
+    #[prost(uint64, optional, tag = "8")]
+    pub request_lifetime_ms: Option<u64>,
+}
+
+/// `LinkedCompanionRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LinkedCompanionRecordProto {
+    /// Field 1: the device id.
+    #[prost(uint32, optional, tag = "1")]
+    pub device_id: Option<u32>,
+    /// Field 2: the key index.
+    #[prost(uint32, optional, tag = "2")]
+    pub key_index: Option<u32>,
+    /// Field 3: the identity key.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub identity_key: Option<Vec<u8>>,
+}
+
+/// `LinkedDeviceRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LinkedDeviceRecordProto {
+    /// Field 1: the identity public key.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub identity_public: Option<Vec<u8>>,
+    /// Field 2: the identity private key (secret).
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub identity_private: Option<Vec<u8>>,
+    /// Field 3: the countersigned device identity.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub signed_identity: Option<Vec<u8>>,
+}
+
+/// `KnownAccountRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KnownAccountRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the account key.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub account_key: Option<Vec<u8>>,
+    /// Field 3: the newest verified device list.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub device_list: Option<Vec<u8>>,
+    /// Field 4: the trusted devices.
+    #[prost(message, repeated, tag = "4")]
+    pub trusted: Vec<TrustedDeviceRecordProto>,
+}
+
+/// `TrustedDeviceRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TrustedDeviceRecordProto {
+    /// Field 1: the device id.
+    #[prost(uint32, optional, tag = "1")]
+    pub device_id: Option<u32>,
+    /// Field 2: the identity key.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub identity_key: Option<Vec<u8>>,
+    /// Field 3: the key index.
+    #[prost(uint32, optional, tag = "3")]
+    pub key_index: Option<u32>,
+}
+
+/// `GroupRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GroupRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the members.
+    #[prost(string, repeated, tag = "2")]
+    pub members: Vec<String>,
+    /// Field 3: devices holding our sender key.
+    #[prost(message, repeated, tag = "3")]
+    pub has_key: Vec<KeyHolderRecordProto>,
+    /// Field 4: rotate before the next message.
+    #[prost(bool, optional, tag = "4")]
+    pub rotate: Option<bool>,
+}
+
+/// `KeyHolderRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KeyHolderRecordProto {
+    /// Field 1: the account name.
+    #[prost(string, optional, tag = "1")]
+    pub name: Option<String>,
+    /// Field 2: the device id.
+    #[prost(uint32, optional, tag = "2")]
+    pub device_id: Option<u32>,
+    /// Field 3: its identity key then.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub identity_key: Option<Vec<u8>>,
+}
+
+/// `SentMessageRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SentMessageRecordProto {
+    /// Field 1: the record format version.
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// Field 2: the 1:1 conversation's account.
+    #[prost(string, optional, tag = "2")]
+    pub direct: Option<String>,
+    /// Field 3: the group.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub group_id: Option<Vec<u8>>,
+    /// Field 4: the message.
+    #[prost(message, optional, tag = "4")]
+    pub message: Option<DataMessageProto>,
+    /// Field 5: the devices it was sent to.
+    #[prost(message, repeated, tag = "5")]
+    pub recipients: Vec<AddressRecordProto>,
+}
+
+/// `AddressRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AddressRecordProto {
+    /// Field 1: the account name.
+    #[prost(string, optional, tag = "1")]
+    pub name: Option<String>,
+    /// Field 2: the device id.
+    #[prost(uint32, optional, tag = "2")]
+    pub device_id: Option<u32>,
+}
+
 /// Wipes secret bytes held by storage records when they are dropped.
 macro_rules! wipe_on_drop {
     ($($ty:ident: $($field:ident),+;)+) => {$(
@@ -441,4 +622,6 @@ wipe_on_drop! {
     SenderKeyStateRecordProto: signing_private;
     PreKeyRecordProto: private_key;
     SignedPreKeyRecordProto: private_key;
+    PrimaryAccountRecordProto: account_private;
+    LinkedDeviceRecordProto: identity_private;
 }

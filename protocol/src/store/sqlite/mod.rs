@@ -4,6 +4,7 @@
 //! records in the storage format of [`crate::store::serialize`], optionally seals its secrets
 //! with a [`StorageKey`] (`seal.rs`), and makes each protocol step's writes one transaction.
 
+mod client_rows;
 mod error;
 mod rows;
 mod schema;
@@ -202,6 +203,11 @@ impl SqliteStore {
             sender_key_reads: RefCell::default(),
             client_steps: Vec::new(),
         }
+    }
+
+    /// The database file's path (to open it again, e.g. after a restart).
+    pub fn path(&self) -> Option<&str> {
+        self.conn.path()
     }
 
     /// The schema version of the database (after the migration at open).

@@ -20,7 +20,7 @@ use super::error::SqliteStoreError;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every migration, in order: `MIGRATIONS[0]` creates version 1.
-const MIGRATIONS: &[Migration] = &[v1];
+const MIGRATIONS: &[Migration] = &[v1, v2];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -66,6 +66,41 @@ fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              record          BLOB NOT NULL,
              version         INTEGER NOT NULL,
              PRIMARY KEY (name, device_id, distribution_id)
+         ) STRICT, WITHOUT ROWID;",
+    )
+}
+
+/// Version 2: the client-state tables (see `crate::client::state`). `local_device.record` (private
+/// keys) and `sent_messages.record` (message contents) are sealed when the store has a storage
+/// key; `known_accounts` and `groups` hold public keys, device lists and membership, in clear.
+/// `sent_messages.seq` orders sent messages by first save, so the oldest goes first beyond the
+/// bound.
+fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE local_device (
+             id     INTEGER PRIMARY KEY CHECK (id = 0),
+             record BLOB NOT NULL
+         ) STRICT;
+         CREATE TABLE known_accounts (
+             name   TEXT PRIMARY KEY,
+             record BLOB NOT NULL
+         ) STRICT, WITHOUT ROWID;
+         CREATE TABLE groups (
+             group_id BLOB PRIMARY KEY CHECK (length(group_id) = 16),
+             record   BLOB NOT NULL
+         ) STRICT, WITHOUT ROWID;
+         CREATE TABLE sent_messages (
+             seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+             message_id BLOB NOT NULL UNIQUE CHECK (length(message_id) = 16),
+             record     BLOB NOT NULL
+         ) STRICT;
+         CREATE TABLE retry_counts (
+             counter    INTEGER NOT NULL CHECK (counter IN (0, 1)),
+             name       TEXT NOT NULL,
+             device_id  INTEGER NOT NULL,
+             message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+             count      INTEGER NOT NULL,
+             PRIMARY KEY (counter, name, device_id, message_id)
          ) STRICT, WITHOUT ROWID;",
     )
 }

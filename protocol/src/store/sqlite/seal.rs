@@ -19,7 +19,8 @@
 //! The AES key and the nonce key are derived from the storage key with HKDF (distinct infos).
 //!
 //! Sealed: the identity private key and every record (prekeys, signed prekeys, sessions, sender
-//! keys). Not sealed: public keys, registration ids, addresses and row counters — not secret,
+//! keys), this device's own record (account or identity private key) and sent messages (their
+//! contents). Not sealed: public keys, registration ids, addresses and row counters — not secret,
 //! and so not authenticated at rest either (whoever can write the file can change which identity
 //! key is trusted for a peer; the storage key guards confidentiality of secrets and the
 //! integrity of sealed values, not the whole file).
@@ -70,6 +71,10 @@ pub(super) enum Row<'a> {
     Session(&'a Address),
     /// A row of `sender_keys`.
     SenderKey(&'a Address, &'a [u8; 16]),
+    /// The one row of `local_device`.
+    LocalDevice,
+    /// A row of `sent_messages`.
+    SentMessage(&'a [u8; 16]),
 }
 
 impl Row<'_> {
@@ -100,6 +105,11 @@ impl Row<'_> {
                 ad.extend_from_slice(b"sender_keys\0");
                 address(&mut ad, a);
                 ad.extend_from_slice(distribution_id.as_slice());
+            }
+            Self::LocalDevice => ad.extend_from_slice(b"local_device\0"),
+            Self::SentMessage(id) => {
+                ad.extend_from_slice(b"sent_messages\0");
+                ad.extend_from_slice(id.as_slice());
             }
         }
         ad
