@@ -758,3 +758,71 @@ both_stores! {
     a_stale_device_list_is_healed_by_sending_only_to_the_missing_devices = 7,
     fifty_accounts_of_four_devices_in_one_group_with_churn = 8,
 }
+
+/// The application keeps a message in its own table in the same transaction as the decrypt: when
+/// its save fails, nothing of the step is kept and the envelope decrypts again later; when it
+/// succeeds, both the row and the ratchet step are there (so a crash between them is impossible).
+#[test]
+fn the_app_keeps_a_message_in_the_same_transaction_as_its_decrypt() {
+    use tandem::client::ReceiveWithError;
+    let mut w = sqlite(13, "receive_with");
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    w.clients
+        .get_mut(&bob)
+        .unwrap()
+        .store_mut()
+        .connection()
+        .execute_batch("CREATE TABLE app_messages (id BLOB PRIMARY KEY, body BLOB NOT NULL)")
+        .unwrap();
+    w.send(&alice, "bob", b"keep me");
+    let envelope = w.relay.fetch(&bob).pop().unwrap();
+    let save = |receipt: &tandem::client::Receipt, store: &mut SqliteStore| -> Result<(), String> {
+        if let Received::Message { message, .. } = &receipt.received {
+            store
+                .connection()
+                .execute(
+                    "INSERT INTO app_messages (id, body) VALUES (?1, ?2)",
+                    (message.id.as_slice(), message.body.as_slice()),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let rows = |w: &mut World<SqliteStore>| -> i64 {
+        w.clients
+            .get_mut(&bob)
+            .unwrap()
+            .store_mut()
+            .connection()
+            .query_row("SELECT count(*) FROM app_messages", [], |r| r.get(0))
+            .unwrap()
+    };
+    // The app's save fails after writing its row: everything rolls back.
+    let c = w.clients.get_mut(&bob).unwrap();
+    let failed = c.receive_with(&mut w.relay, &envelope, w.now, &mut w.rng, |r, s| {
+        save(r, s)?;
+        Err::<(), String>("the app's disk is full".into())
+    });
+    assert_eq!(
+        failed.err(),
+        Some(ReceiveWithError::Keep("the app's disk is full".into()))
+    );
+    assert_eq!(rows(&mut w), 0);
+    // Delivered again, it decrypts (the session did not advance) and is kept.
+    let c = w.clients.get_mut(&bob).unwrap();
+    let receipt = c
+        .receive_with(&mut w.relay, &envelope, w.now, &mut w.rng, save)
+        .unwrap();
+    assert!(matches!(&receipt.received, Received::Message { message, .. } if message.body == b"keep me"));
+    assert_eq!(rows(&mut w), 1);
+    // A third delivery is a duplicate: the decrypt was committed with the row.
+    let c = w.clients.get_mut(&bob).unwrap();
+    assert_eq!(
+        c.receive(&mut w.relay, &envelope, w.now, &mut w.rng).received,
+        Received::Duplicate
+    );
+    // The conversation goes on.
+    w.send(&bob, "alice", b"got it");
+    assert_eq!(bodies(&w.deliver_all())[&alice], vec![b"got it".to_vec()]);
+}

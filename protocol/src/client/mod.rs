@@ -174,6 +174,18 @@ pub enum ClientError {
     Store(String),
 }
 
+/// Why [`Client::receive_with`] kept nothing (the step rolled back; the envelope can be received
+/// again).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiveWithError<E> {
+    /// The application's `keep` failed.
+    #[error("the application could not keep the message")]
+    Keep(E),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
 struct KnownAccount {
     view: AccountView,
     trusted: Vec<TrustedDevice>,
@@ -1132,6 +1144,36 @@ impl<S: ClientStore> Client<S> {
             Err(ClientError::Directory(e)) => Err(ReceiveFailure::Directory(e)),
             Err(_) => Ok(None),
         }
+    }
+
+    /// Receives one envelope and lets the application keep what it got in the same store step:
+    /// `keep` runs after the decrypt and before the commit, with the receipt and the store (a
+    /// `SqliteStore` application writes its own rows through [`SqliteStore::connection`], which
+    /// are then committed in the same transaction). If `keep` fails, the whole step rolls back —
+    /// the envelope was not read, and delivering it again decrypts it again — so a crash between
+    /// decrypting and saving can lose nothing: either both are on disk or neither is.
+    ///
+    /// [`SqliteStore::connection`]: crate::store::SqliteStore::connection
+    pub fn receive_with<D: Directory + ?Sized, R: CryptoRng + ?Sized, E>(
+        &mut self,
+        directory: &mut D,
+        envelope: &Envelope,
+        now: u64,
+        rng: &mut R,
+        keep: impl FnOnce(&Receipt, &mut S) -> Result<(), E>,
+    ) -> Result<Receipt, ReceiveWithError<E>> {
+        self.store
+            .begin_step()
+            .map_err(|e| ReceiveWithError::Store(e.to_string()))?;
+        let receipt = self.receive_step(directory, envelope, now, rng);
+        let kept = keep(&receipt, &mut self.store);
+        let ended = self.store.end_step(kept.is_ok());
+        if kept.is_err() || ended.is_err() {
+            let _ = self.reload();
+        }
+        kept.map_err(ReceiveWithError::Keep)?;
+        ended.map_err(|e| ReceiveWithError::Store(e.to_string()))?;
+        Ok(receipt)
     }
 
     /// Receives one envelope addressed to this device.

@@ -205,6 +205,14 @@ impl SqliteStore {
         }
     }
 
+    /// The connection, for the application's own tables: what it writes inside a step
+    /// ([`Client::receive_with`](crate::client::Client::receive_with)'s `keep`, or
+    /// [`Self::transaction`]) commits or rolls back with tandem's rows. tandem's tables (see
+    /// `spec/06-storage.md`) must not be written through it.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The database file's path (to open it again, e.g. after a restart).
     pub fn path(&self) -> Option<&str> {
         self.conn.path()

@@ -132,6 +132,17 @@ pub(super) fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(),
 
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), SqliteStoreError> {
+    // Up to date already (the usual open): a read, no write lock.
+    let current: Option<i64> = conn
+        .query_row("SELECT version FROM schema_version WHERE id = 0", [], |row| {
+            row.get(0)
+        })
+        .optional()
+        .ok()
+        .flatten();
+    if current == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
