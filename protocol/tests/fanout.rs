@@ -16,7 +16,7 @@ use tandem::Address;
 use tandem::account::DeviceRefusal;
 use tandem::client::{
     Client, ClientError, ClientStore, Conversation, DeviceOutcome, DeviceUpload, Envelope, EnvelopeKind,
-    MemoryRelay, ReceiveFailure, Received,
+    MemoryRelay, ReceiveFailure, Received, SelfMessage,
 };
 use tandem::crypto::KeyPair;
 use tandem::store::{MemoryStore, SqliteOptions, SqliteStore, StoreError};
@@ -744,7 +744,114 @@ fn a_device_restarted_from_its_store_carries_on<S: Reopen>(mut w: World<S>) {
     );
 }
 
+/// An attachment (a media pointer) travels inside the message, 1:1 and in groups, to every
+/// device; self messages reach only our own devices, history only from the primary.
+fn attachments_and_self_messages_reach_the_right_devices<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    let laptop = w.link("alice");
+    let tablet = w.link("alice");
+    let bob = w.primary("bob");
+    let pointer = b"a media pointer".to_vec();
+    let c = w.clients.get_mut(&alice).unwrap();
+    let report = c
+        .send_attachment(
+            &mut w.relay,
+            &Conversation::Direct("bob".into()),
+            b"a photo",
+            &pointer,
+            w.now,
+            &mut w.rng,
+        )
+        .unwrap();
+    w.relay.post(report.envelopes);
+    let got = w.deliver_all();
+    for a in [&laptop, &tablet, &bob] {
+        assert!(
+            got[a].iter().any(|r| matches!(r,
+                Received::Message { message, .. } | Received::SentCopy { message, .. }
+                    if message.attachment.as_deref() == Some(pointer.as_slice()) && message.body == b"a photo")),
+            "{a}: {:?}",
+            got[a]
+        );
+    }
+    let g = *b"attachment-group";
+    for a in [&alice, &laptop, &tablet, &bob] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
+    }
+    let c = w.clients.get_mut(&bob).unwrap();
+    let report = c
+        .send_attachment(
+            &mut w.relay,
+            &Conversation::Group(g),
+            b"",
+            b"group pointer",
+            w.now,
+            &mut w.rng,
+        )
+        .unwrap();
+    w.relay.post(report.envelopes);
+    let got = w.deliver_all();
+    for a in [&alice, &laptop, &tablet] {
+        assert!(got[a].iter().any(|r| matches!(r,
+            Received::Message { message, .. } if message.attachment.as_deref() == Some(&b"group pointer"[..]))));
+    }
+    // History: primary → one companion only.
+    let c = w.clients.get_mut(&alice).unwrap();
+    let report = c
+        .send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::HistorySync(b"notification".to_vec()),
+            Some(1),
+            w.now,
+            &mut w.rng,
+        )
+        .unwrap();
+    assert_eq!(report.envelopes.len(), 1);
+    w.relay.post(report.envelopes);
+    let got = w.deliver_all();
+    assert_eq!(
+        got[&laptop],
+        vec![Received::FromOwnDevice {
+            from: alice.clone(),
+            message: SelfMessage::HistorySync(b"notification".to_vec())
+        }]
+    );
+    assert!(!got.contains_key(&tablet) && !got.contains_key(&bob));
+    // A companion cannot send history.
+    let c = w.clients.get_mut(&laptop).unwrap();
+    assert_eq!(
+        c.send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::HistorySync(vec![1]),
+            None,
+            w.now,
+            &mut w.rng
+        )
+        .err(),
+        Some(ClientError::NotPrimary)
+    );
+    // App-state keys from a companion reach every other device of the account, no one else.
+    let report = c
+        .send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::AppStateKeys(b"keys".to_vec()),
+            None,
+            w.now,
+            &mut w.rng,
+        )
+        .unwrap();
+    w.relay.post(report.envelopes);
+    let got = w.deliver_all();
+    let reached: Vec<&Address> = got.keys().collect();
+    assert_eq!(reached, vec![&alice, &tablet]);
+}
+
 both_stores! {
+    attachments_and_self_messages_reach_the_right_devices = 14,
     a_device_restarted_from_its_store_carries_on = 12,
     a_retry_request_from_a_device_that_was_not_a_recipient_is_refused = 9,
     a_forged_first_message_from_a_device_is_refused = 10,

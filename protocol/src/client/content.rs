@@ -5,7 +5,8 @@ use prost::Message;
 use crate::crypto::PublicKey;
 use crate::session::PreKeyBundle;
 use crate::wire::proto::{
-    ContentProto, DataMessageProto, RetryRequestProto, SenderKeyDistributionProto, SentCopyProto,
+    ContentProto, DataMessageProto, RetryRequestProto, SelfMessageProto, SenderKeyDistributionProto,
+    SentCopyProto,
 };
 
 /// A message as the application sees it.
@@ -19,6 +20,21 @@ pub struct DataMessage {
     pub body: Vec<u8>,
     /// The group, for group messages.
     pub group_id: Option<[u8; 16]>,
+    /// An attachment: the encoded [`MediaPointer`](crate::media::MediaPointer) of a photo,
+    /// video or document whose encrypted blob is in the blob store.
+    pub attachment: Option<Vec<u8>>,
+}
+
+/// A protocol message among one account's own devices: accepted only from a verified device of
+/// our own account (a self-only message from anyone else is refused as `NotAllowed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelfMessage {
+    /// A history-sync notification (spec 09): only from our primary, to a companion.
+    HistorySync(Vec<u8>),
+    /// App-state keys (spec 08).
+    AppStateKeys(Vec<u8>),
+    /// A request for app-state keys we lack (spec 08).
+    AppStateKeyRequest(Vec<u8>),
 }
 
 /// The decrypted content of one envelope.
@@ -33,6 +49,7 @@ pub(crate) enum Content {
         group_id: [u8; 16],
         message: Vec<u8>,
     },
+    Own(SelfMessage),
 }
 
 /// Decrypted bytes that are not a well-formed `Content`.
@@ -50,6 +67,7 @@ impl DataMessage {
             timestamp: Some(self.timestamp),
             body: Some(self.body.clone()),
             group_id: self.group_id.map(|g| g.to_vec()),
+            attachment: self.attachment.clone(),
         }
     }
 
@@ -59,6 +77,7 @@ impl DataMessage {
             timestamp: p.timestamp.ok_or(BadContent)?,
             body: p.body.unwrap_or_default(),
             group_id: p.group_id.map(|g| id16(Some(g))).transpose()?,
+            attachment: p.attachment,
         })
     }
 }
@@ -84,6 +103,18 @@ impl Content {
                 }),
                 ..Default::default()
             },
+            Self::Own(own) => {
+                let mut m = SelfMessageProto::default();
+                match own {
+                    SelfMessage::HistorySync(b) => m.history_sync = Some(b.clone()),
+                    SelfMessage::AppStateKeys(b) => m.app_state_keys = Some(b.clone()),
+                    SelfMessage::AppStateKeyRequest(b) => m.app_state_key_request = Some(b.clone()),
+                }
+                ContentProto {
+                    self_message: Some(m),
+                    ..Default::default()
+                }
+            }
         };
         proto.encode_to_vec()
     }
@@ -94,16 +125,24 @@ impl Content {
         if p.encode_to_vec() != bytes {
             return Err(BadContent);
         }
-        match (p.data_message, p.sent_copy, p.distribution) {
-            (Some(m), None, None) => Ok(Self::Data(DataMessage::from_proto(m)?)),
-            (None, Some(c), None) => Ok(Self::SentCopy {
+        match (p.data_message, p.sent_copy, p.distribution, p.self_message) {
+            (Some(m), None, None, None) => Ok(Self::Data(DataMessage::from_proto(m)?)),
+            (None, Some(c), None, None) => Ok(Self::SentCopy {
                 destination: c.destination.ok_or(BadContent)?,
                 message: DataMessage::from_proto(c.message.ok_or(BadContent)?)?,
             }),
-            (None, None, Some(d)) => Ok(Self::Distribution {
+            (None, None, Some(d), None) => Ok(Self::Distribution {
                 group_id: id16(d.group_id)?,
                 message: d.distribution_message.ok_or(BadContent)?,
             }),
+            (None, None, None, Some(own)) => {
+                match (own.history_sync, own.app_state_keys, own.app_state_key_request) {
+                    (Some(b), None, None) => Ok(Self::Own(SelfMessage::HistorySync(b))),
+                    (None, Some(b), None) => Ok(Self::Own(SelfMessage::AppStateKeys(b))),
+                    (None, None, Some(b)) => Ok(Self::Own(SelfMessage::AppStateKeyRequest(b))),
+                    _ => Err(BadContent),
+                }
+            }
             _ => Err(BadContent),
         }
     }

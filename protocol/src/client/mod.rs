@@ -9,7 +9,7 @@ mod padding;
 mod relay;
 pub mod state;
 
-pub use content::DataMessage;
+pub use content::{DataMessage, SelfMessage};
 pub use directory::{AccountDevices, Directory, DirectoryError};
 pub use envelope::{Envelope, EnvelopeKind};
 pub use padding::{BadPadding, PADDING_BLOCK, pad, unpad};
@@ -97,6 +97,13 @@ pub enum Received {
         from: Address,
         /// The group.
         group_id: [u8; 16],
+    },
+    /// A protocol message from one of our own other devices (history sync, app-state keys).
+    FromOwnDevice {
+        /// Our device that sent it.
+        from: Address,
+        /// The message.
+        message: SelfMessage,
     },
     /// We re-sent a message to a device that asked (the reply is in `replies`).
     RetryServed {
@@ -797,7 +804,76 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        self.in_step(|client| client.send_step(directory, account, body, now, rng))
+        self.in_step(|client| client.send_step(directory, account, (body, None), now, rng))
+    }
+
+    /// Sends a message with an attachment (an encoded [`MediaPointer`](crate::media::MediaPointer),
+    /// whose encrypted blob the caller uploaded to the blob store) to a conversation; `body` is
+    /// the caption. Same fanout as [`Self::send`] / [`Self::send_group`].
+    pub fn send_attachment<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        to: &Conversation,
+        body: &[u8],
+        attachment: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        match to {
+            Conversation::Direct(account) => self
+                .in_step(|client| client.send_step(directory, account, (body, Some(attachment)), now, rng)),
+            Conversation::Group(group_id) => self.in_step(|client| {
+                client.send_group_step(directory, *group_id, (body, Some(attachment)), now, rng)
+            }),
+        }
+    }
+
+    /// Sends a protocol message to our own other devices only — every verified one, or just
+    /// device `only` — over pairwise sessions. A history-sync notification may only be sent by
+    /// the primary. Self messages are not kept for retries (history sync and app-state keys have
+    /// their own recovery: re-upload, key request).
+    pub fn send_to_own_devices<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        directory: &mut D,
+        message: &SelfMessage,
+        only: Option<u32>,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<SendReport, ClientError> {
+        if matches!(message, SelfMessage::HistorySync(_)) && self.local.address.device_id != 0 {
+            return Err(ClientError::NotPrimary);
+        }
+        self.in_step(|client| {
+            let mut id = [0u8; 16];
+            rng.fill_bytes(&mut id);
+            let own = client.local.address.name.clone();
+            let mut report = SendReport {
+                message_id: id,
+                envelopes: Vec::new(),
+                devices: Vec::new(),
+            };
+            let DeviceSet { trusted, refused } = client.refresh_devices_step(directory, &own, now)?;
+            for (device_id, why) in refused {
+                report
+                    .devices
+                    .push((Address::new(own.clone(), device_id), DeviceOutcome::Refused(why)));
+            }
+            let content = Content::Own(message.clone());
+            for device in trusted {
+                if device.device_id == client.local.address.device_id
+                    || only.is_some_and(|d| d != device.device_id)
+                {
+                    continue;
+                }
+                let (outcome, envelope) =
+                    client.encrypt_for(directory, (&own, &device), &content, (id, now), rng);
+                report
+                    .devices
+                    .push((Address::new(own.clone(), device.device_id), outcome));
+                report.envelopes.extend(envelope);
+            }
+            Ok(report)
+        })
     }
 
     /// The body of [`Self::send`], inside one store step.
@@ -805,7 +881,7 @@ impl<S: ClientStore> Client<S> {
         &mut self,
         directory: &mut D,
         account: &str,
-        body: &[u8],
+        (body, attachment): (&[u8], Option<&[u8]>),
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
@@ -816,6 +892,7 @@ impl<S: ClientStore> Client<S> {
             timestamp: now,
             body: body.to_vec(),
             group_id: None,
+            attachment: attachment.map(<[u8]>::to_vec),
         };
         let mut report = SendReport {
             message_id: id,
@@ -1004,7 +1081,7 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        self.in_step(|client| client.send_group_step(directory, group_id, body, now, rng))
+        self.in_step(|client| client.send_group_step(directory, group_id, (body, None), now, rng))
     }
 
     /// The body of [`Self::send_group`], inside one store step.
@@ -1012,7 +1089,7 @@ impl<S: ClientStore> Client<S> {
         &mut self,
         directory: &mut D,
         group_id: [u8; 16],
-        body: &[u8],
+        (body, attachment): (&[u8], Option<&[u8]>),
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
@@ -1097,6 +1174,7 @@ impl<S: ClientStore> Client<S> {
             timestamp: now,
             body: body.to_vec(),
             group_id: Some(group_id),
+            attachment: attachment.map(<[u8]>::to_vec),
         };
         let sealed = group::encrypt(
             &mut self.store,
@@ -1317,6 +1395,16 @@ impl<S: ClientStore> Client<S> {
                     message,
                 }
             }
+            Content::Own(message) => {
+                let own_account = from.name == self.local.address.name;
+                // History comes only from our primary, to a companion.
+                let history_ok = !matches!(message, SelfMessage::HistorySync(_))
+                    || (from.device_id == 0 && self.local.address.device_id != 0);
+                if !own_account || !history_ok || kind == EnvelopeKind::SenderKey {
+                    return Received::Failed(ReceiveFailure::NotAllowed);
+                }
+                Received::FromOwnDevice { from, message }
+            }
             Content::Distribution { group_id, message } => {
                 let member = self.may_send_on(&from.name, &group_id);
                 let parsed = crate::wire::SenderKeyDistributionMessage::parse(&message);
@@ -1475,3 +1563,6 @@ impl<S: ClientStore> Client<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -389,6 +389,7 @@ mod tests {
                 timestamp: 9,
                 body: b"hi".to_vec(),
                 group_id: Some([7; 16]),
+                attachment: Some(b"pointer".to_vec()),
             },
             recipients: [Address::new("bob", 0), Address::new("bob", 3)].into(),
         };

@@ -169,6 +169,23 @@ pub struct ContentProto {
     /// Field 3: a sender key for a group.
     #[prost(message, optional, tag = "3")]
     pub distribution: Option<SenderKeyDistributionProto>,
+    /// Field 4: a protocol message among the account's own devices.
+    #[prost(message, optional, tag = "4")]
+    pub self_message: Option<SelfMessageProto>,
+}
+
+/// `SelfMessage`: see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SelfMessageProto {
+    /// Field 1: a history-sync notification.
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub history_sync: Option<Vec<u8>>,
+    /// Field 2: an app-state key share.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub app_state_keys: Option<Vec<u8>>,
+    /// Field 3: an app-state key request.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub app_state_key_request: Option<Vec<u8>>,
 }
 
 /// `DataMessage`: see `wire.proto`.
@@ -186,6 +203,9 @@ pub struct DataMessageProto {
     /// Field 4: group id.
     #[prost(bytes = "vec", optional, tag = "4")]
     pub group_id: Option<Vec<u8>>,
+    /// Field 5: an attachment (a `MediaPointer`).
+    #[prost(bytes = "vec", optional, tag = "5")]
+    pub attachment: Option<Vec<u8>>,
 }
 
 /// `SentCopy`: see `wire.proto`.
