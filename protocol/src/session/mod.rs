@@ -194,12 +194,22 @@ pub fn encrypt<S: ProtocolStore + ?Sized>(
     address: &Address,
     plaintext: &[u8],
 ) -> Result<CiphertextMessage, EncryptError> {
-    let mut record = store.session(address)?.ok_or(EncryptError::NoSession)?;
-    let remote = *record.current().ok_or(EncryptError::NoSession)?.remote_identity();
-    if !is_trusted(store.identity(address)?, &remote) {
-        return Err(EncryptError::UntrustedIdentity);
-    }
-    let message = record.encrypt(plaintext)?;
+    let known = store.identity(address)?;
+    // Lent, not copied: on failure it goes back unchanged.
+    let mut record = store.take_session(address)?.ok_or(EncryptError::NoSession)?;
+    let trusted = record.current().map(|s| is_trusted(known, s.remote_identity()));
+    let message = match trusted {
+        Some(true) => record.encrypt(plaintext),
+        Some(false) => Err(EncryptError::UntrustedIdentity),
+        None => Err(EncryptError::NoSession),
+    };
+    let message = match message {
+        Ok(m) => m,
+        Err(e) => {
+            store.restore_session(address, record);
+            return Err(e);
+        }
+    };
     store.commit(SessionCommit {
         address: address.clone(),
         record,
@@ -250,15 +260,12 @@ pub fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
         record.promote_state(state);
         message.pre_key_id()
     };
-    let plaintext = record.decrypt(message.message(), rng)?;
-    // The identity of the session that decrypted: authenticated by the MAC (it went into X3DH
-    // and the MAC input). The message's identity field is not, when an existing session was
-    // reused, so it is never what we remember.
-    let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
+    // The identity of the session that decrypts must be trusted: it is authenticated by the MAC
+    // (it went into X3DH and the MAC input). The message's identity field is not, when an
+    // existing session was reused, so it is never what we remember.
     let known = store.identity(address)?;
-    if !is_trusted(known, &their_identity) {
-        return Err(DecryptError::UntrustedIdentity);
-    }
+    let plaintext = record.decrypt(message.message(), rng, |k| is_trusted(known, k))?;
+    let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
     store.commit(SessionCommit {
         address: address.clone(),
         record,
@@ -277,13 +284,21 @@ pub fn decrypt_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<u8>, DecryptError> {
     let message = SignalMessage::parse(bytes)?;
-    let mut record = store.session(address)?.ok_or(DecryptError::NoSession)?;
-    let plaintext = record.decrypt(&message, rng)?;
-    let their_identity = *record.current().ok_or(DecryptError::NoSession)?.remote_identity();
     let known = store.identity(address)?;
-    if !is_trusted(known, &their_identity) {
-        return Err(DecryptError::UntrustedIdentity);
-    }
+    // Lent, not copied: on failure it goes back unchanged (`decrypt` changes nothing unless it
+    // succeeds, the identity check included).
+    let mut record = store.take_session(address)?.ok_or(DecryptError::NoSession)?;
+    let plaintext = match record.decrypt(&message, rng, |k| is_trusted(known, k)) {
+        Ok(p) => p,
+        Err(e) => {
+            store.restore_session(address, record);
+            return Err(e);
+        }
+    };
+    let Some(their_identity) = record.current().map(|s| *s.remote_identity()) else {
+        store.restore_session(address, record);
+        return Err(DecryptError::NoSession);
+    };
     store.commit(SessionCommit {
         address: address.clone(),
         record,

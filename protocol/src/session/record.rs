@@ -92,15 +92,18 @@ impl SessionRecord {
     }
 
     /// Decrypts with the current session, else with the archived ones, newest first. Only the
-    /// session that decrypts is changed (and, if archived, made current); on failure nothing is.
+    /// session that decrypts is changed (and, if archived, made current), and only if `trusted`
+    /// accepts its remote identity (else `UntrustedIdentity`); on failure nothing is.
     pub(crate) fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         message: &SignalMessage,
         rng: &mut R,
+        trusted: impl Fn(&PublicKey) -> bool,
     ) -> Result<Vec<u8>, DecryptError> {
         let mut first_error = None;
         if let Some(current) = self.current.as_mut() {
             match current.plan_decrypt(message, rng) {
+                Ok(_) if !trusted(current.remote_identity()) => return Err(DecryptError::UntrustedIdentity),
                 Ok(plan) => return Ok(current.apply(plan)),
                 Err(DecryptError::Duplicate) => return Err(DecryptError::Duplicate),
                 Err(e) => first_error = Some(e),
@@ -111,6 +114,7 @@ impl SessionRecord {
                 break;
             };
             match state.plan_decrypt(message, rng) {
+                Ok(_) if !trusted(state.remote_identity()) => return Err(DecryptError::UntrustedIdentity),
                 Ok(plan) => {
                     let plaintext = state.apply(plan);
                     if let Some(state) = self.previous.remove(i) {

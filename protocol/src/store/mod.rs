@@ -59,6 +59,18 @@ pub trait SessionStore {
     fn session(&self, address: &Address) -> Result<Option<SessionRecord>, StoreError>;
     /// Stores the record for `address`.
     fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError>;
+    /// Lends the record for `address` to one protocol step, which ends either with
+    /// [`ProtocolStore::commit`] (the new record) or with [`Self::restore_session`] (the record
+    /// unchanged, the step failed). The default copies it, leaving the stored one in place; a
+    /// store that keeps records as values (memory) moves it out instead of copying.
+    fn take_session(&mut self, address: &Address) -> Result<Option<SessionRecord>, StoreError> {
+        self.session(address)
+    }
+    /// Gives back, unchanged, a record [`Self::take_session`] lent to a step that failed. The
+    /// default drops it (the stored one never left).
+    fn restore_session(&mut self, address: &Address, record: SessionRecord) {
+        let _ = (address, record);
+    }
     /// Deletes every session with `address` (the device left its account's device list).
     fn remove_session(&mut self, address: &Address) -> Result<(), StoreError> {
         self.save_session(address, SessionRecord::new())
