@@ -35,6 +35,9 @@ pub enum SelfMessage {
     AppStateKeys(Vec<u8>),
     /// A request for app-state keys we lack (spec 08).
     AppStateKeyRequest(Vec<u8>),
+    /// A companion asks the primary to upload history chunks again (spec 09): only from a
+    /// companion, to the primary.
+    HistoryChunkRequest(Vec<u8>),
 }
 
 /// The decrypted content of one envelope.
@@ -109,6 +112,7 @@ impl Content {
                     SelfMessage::HistorySync(b) => m.history_sync = Some(b.clone()),
                     SelfMessage::AppStateKeys(b) => m.app_state_keys = Some(b.clone()),
                     SelfMessage::AppStateKeyRequest(b) => m.app_state_key_request = Some(b.clone()),
+                    SelfMessage::HistoryChunkRequest(b) => m.history_chunk_request = Some(b.clone()),
                 }
                 ContentProto {
                     self_message: Some(m),
@@ -136,10 +140,16 @@ impl Content {
                 message: d.distribution_message.ok_or(BadContent)?,
             }),
             (None, None, None, Some(own)) => {
-                match (own.history_sync, own.app_state_keys, own.app_state_key_request) {
-                    (Some(b), None, None) => Ok(Self::Own(SelfMessage::HistorySync(b))),
-                    (None, Some(b), None) => Ok(Self::Own(SelfMessage::AppStateKeys(b))),
-                    (None, None, Some(b)) => Ok(Self::Own(SelfMessage::AppStateKeyRequest(b))),
+                match (
+                    own.history_sync,
+                    own.app_state_keys,
+                    own.app_state_key_request,
+                    own.history_chunk_request,
+                ) {
+                    (Some(b), None, None, None) => Ok(Self::Own(SelfMessage::HistorySync(b))),
+                    (None, Some(b), None, None) => Ok(Self::Own(SelfMessage::AppStateKeys(b))),
+                    (None, None, Some(b), None) => Ok(Self::Own(SelfMessage::AppStateKeyRequest(b))),
+                    (None, None, None, Some(b)) => Ok(Self::Own(SelfMessage::HistoryChunkRequest(b))),
                     _ => Err(BadContent),
                 }
             }

@@ -843,6 +843,11 @@ impl<S: ClientStore> Client<S> {
         if matches!(message, SelfMessage::HistorySync(_)) && self.local.address.device_id != 0 {
             return Err(ClientError::NotPrimary);
         }
+        // A chunk request goes to the primary only.
+        let only = match message {
+            SelfMessage::HistoryChunkRequest(_) => Some(0),
+            _ => only,
+        };
         self.in_step(|client| {
             let mut id = [0u8; 16];
             rng.fill_bytes(&mut id);
@@ -1397,9 +1402,14 @@ impl<S: ClientStore> Client<S> {
             }
             Content::Own(message) => {
                 let own_account = from.name == self.local.address.name;
-                // History comes only from our primary, to a companion.
-                let history_ok = !matches!(message, SelfMessage::HistorySync(_))
-                    || (from.device_id == 0 && self.local.address.device_id != 0);
+                // History comes only from our primary, to a companion; chunk requests only from
+                // a companion, to the primary.
+                let we_are_primary = self.local.address.device_id == 0;
+                let history_ok = match message {
+                    SelfMessage::HistorySync(_) => from.device_id == 0 && !we_are_primary,
+                    SelfMessage::HistoryChunkRequest(_) => from.device_id != 0 && we_are_primary,
+                    _ => true,
+                };
                 if !own_account || !history_ok || kind == EnvelopeKind::SenderKey {
                     return Received::Failed(ReceiveFailure::NotAllowed);
                 }

@@ -92,6 +92,18 @@ fn self_messages_from_another_account_or_history_from_a_companion_are_refused() 
     );
     let r = tablet.receive(&mut relay, &e, T0, &mut rng);
     assert_eq!(r.received, Received::Failed(ReceiveFailure::NotAllowed));
+    // A chunk request from the primary, or to a companion.
+    let e = forge(
+        &mut relay,
+        &mut alice,
+        &tablet,
+        Content::Own(SelfMessage::HistoryChunkRequest(b"resend".to_vec())),
+        &mut rng,
+    );
+    assert_eq!(
+        tablet.receive(&mut relay, &e, T0, &mut rng).received,
+        Received::Failed(ReceiveFailure::NotAllowed)
+    );
     // History to the primary (it never imports history).
     let e = forge(
         &mut relay,

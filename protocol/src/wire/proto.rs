@@ -186,6 +186,9 @@ pub struct SelfMessageProto {
     /// Field 3: an app-state key request.
     #[prost(bytes = "vec", optional, tag = "3")]
     pub app_state_key_request: Option<Vec<u8>>,
+    /// Field 4: a history chunk request.
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub history_chunk_request: Option<Vec<u8>>,
 }
 
 /// `DataMessage`: see `wire.proto`.

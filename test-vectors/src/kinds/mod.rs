@@ -14,13 +14,20 @@
 //! | `session-transcript` | a recorded pairwise session, replayed (see the `session` module) |
 //! | `sender-key-transcript` | a recorded sender chain, replayed as a member (see the `group` module) |
 //! | `linking` | an account's linking flow with every input explicit, replayed step by step (see the `linking` module) |
+//! | `app-state` | app-state sync: key expansion, LTHash, index/value/snapshot/patch MACs, patch chains with `fails_at` (see the `app_state` module) |
+//! | `argon2id` | `password`, `salt`, `secret`, `ad`, `m_cost_kib`, `t_cost`, `p_cost`, `tag` (RFC 9106, version 0x13) |
+//! | `backup` | an encrypted backup with its draws, keys and plaintext, re-made and re-derived (see the `backup` module) |
+//! | `media` | media encryption: kind, key, plaintext, blob, digest, sidecar, ranges; invalid: `BadMac`, `EncHashMismatch`, … (see the `media` module) |
 //!
 //! Byte strings are hex. Invalid cases pass only when the operation fails with exactly the named
 //! error (the Rust variant name).
 
+mod app_state;
+mod backup;
 mod curve;
 mod group;
 mod linking;
+mod media;
 mod primitives;
 mod session;
 
@@ -47,6 +54,10 @@ pub const KINDS: &[&str] = &[
     "session-transcript",
     "sender-key-transcript",
     "linking",
+    "app-state",
+    "argon2id",
+    "backup",
+    "media",
 ];
 
 /// Checks one case of the given kind: `Ok` when it behaves as the file says.
@@ -65,6 +76,10 @@ pub fn check(kind: &str, case: &Case) -> Result<(), String> {
         "session-transcript" => session::transcript(case),
         "sender-key-transcript" => group::transcript(case),
         "linking" => linking::linking(case),
+        "app-state" => app_state::app_state(case),
+        "argon2id" => backup::argon2id_case(case),
+        "backup" => backup::backup_case(case),
+        "media" => media::media(case),
         other => Err(format!("unknown kind `{other}`")),
     }
 }

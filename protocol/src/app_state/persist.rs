@@ -1,0 +1,130 @@
+//! A collection's state as bytes, for the device's store and for backups.
+//!
+//! ```text
+//! state = 0x01                              format version
+//!       ‖ u8 name length ‖ name             e.g. "regular_high"
+//!       ‖ u64BE version ‖ ltHash(128)
+//!       ‖ u32BE count ‖ count × entry       entries in ascending index-MAC order
+//! entry = indexMAC(32) ‖ valueMAC(32) ‖ keyID(6) ‖ u32BE length ‖ SyncActionData protobuf
+//! ```
+//!
+//! Nothing here is secret beyond what the device shows its user (the decrypted values); no key
+//! is stored. Reading is strict: unknown collection, entries out of order or repeated, a
+//! plaintext whose index is not a JSON array of strings, trailing bytes, and an LTHash that is
+//! not the sum of the entries' value MACs are all refused.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+
+use super::index::parse_index;
+use super::value::SyncActionData;
+use super::{AppStateKeyId, CollectionName, CollectionState, Entry, LtHash, MAX_RECORDS, ParseError};
+
+/// The largest persisted plaintext of one entry.
+const MAX_ENTRY_DATA: usize = 1 << 20;
+
+impl CollectionState {
+    /// The state as bytes (layout in the module docs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let name = self.name.as_str().as_bytes();
+        let mut out = Vec::with_capacity(1 + 1 + name.len() + 8 + 128 + 4 + self.entries.len() * 128);
+        out.push(1);
+        out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(name);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(self.lthash.as_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.entries.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for (mac, e) in &self.entries {
+            out.extend_from_slice(mac);
+            out.extend_from_slice(&e.value_mac);
+            out.extend_from_slice(e.key_id.as_bytes());
+            let data = e.data.encode_to_vec();
+            out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(&data);
+        }
+        out
+    }
+
+    /// Parses [`Self::to_bytes`] strictly.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
+        let mut r = Reader(bytes);
+        if r.take::<1>()? != [1] {
+            return Err(ParseError::Malformed);
+        }
+        let [name_len] = r.take::<1>()?;
+        let name = r.slice(usize::from(name_len))?;
+        let name = core::str::from_utf8(name)
+            .ok()
+            .and_then(CollectionName::parse)
+            .ok_or(ParseError::Malformed)?;
+        let version = u64::from_be_bytes(r.take()?);
+        let lthash = LtHash::from_bytes(r.take()?);
+        let count = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
+        if count > MAX_RECORDS {
+            return Err(ParseError::Malformed);
+        }
+        let mut entries = BTreeMap::new();
+        let mut last: Option<[u8; 32]> = None;
+        for _ in 0..count {
+            let index_mac: [u8; 32] = r.take()?;
+            if last.is_some_and(|l| l >= index_mac) {
+                return Err(ParseError::Malformed);
+            }
+            last = Some(index_mac);
+            let value_mac = r.take()?;
+            let key_id = AppStateKeyId::from_bytes(r.take()?);
+            let len = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
+            if len > MAX_ENTRY_DATA {
+                return Err(ParseError::Malformed);
+            }
+            let data = SyncActionData::decode(r.slice(len)?).map_err(|_| ParseError::Malformed)?;
+            let index = data
+                .index
+                .as_deref()
+                .and_then(parse_index)
+                .filter(|i| !i.is_empty())
+                .ok_or(ParseError::Malformed)?;
+            entries.insert(
+                index_mac,
+                Entry {
+                    value_mac,
+                    key_id,
+                    index,
+                    data,
+                },
+            );
+        }
+        if !r.0.is_empty() {
+            return Err(ParseError::Malformed);
+        }
+        let state = Self {
+            name,
+            version,
+            lthash,
+            entries,
+        };
+        if state.recomputed_lthash() != state.lthash {
+            return Err(ParseError::Malformed);
+        }
+        Ok(state)
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn slice(&mut self, n: usize) -> Result<&'a [u8], ParseError> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or(ParseError::Malformed)?;
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], ParseError> {
+        self.slice(N)?.try_into().map_err(|_| ParseError::Malformed)
+    }
+}

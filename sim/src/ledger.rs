@@ -1,0 +1,107 @@
+//! What the simulator knows it sent, and who must, may, and did decrypt it.
+//!
+//! For every message the ledger keeps three sets of devices:
+//!
+//! - **required**: the devices that existed when it was sent, of every account it went to
+//!   (the recipient, or the group's members, and the sender's own account), except the sending
+//!   device. Each must decrypt it exactly once by the end of the run — unless the device is
+//!   gone (unlinked, or its account reinstalled), the envelope meant for it was lost for good
+//!   (the `lose` fault), or its sender is gone (a receiver checks the sender against the current
+//!   device list, so an unlinked device's undelivered messages are refused — by design).
+//! - **allowed**: `required`, plus the devices that existed when the sender re-sent it to devices
+//!   the server said it missed (`resend_to_missing` sends to every current device that lacks it).
+//!   A decryption anywhere else — a member added later, a device linked later (there is no
+//!   history sync yet), a removed member, an unlinked device — is a violation.
+//! - **decrypted**: how many times each device decrypted it (more than once is a violation).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tandem::Address;
+
+/// A device incarnation: an index into the world's devices (never reused, so a reinstalled
+/// primary at the same address is a different device).
+pub type DevId = usize;
+
+/// One message sent.
+#[derive(Clone, Debug)]
+pub struct MessageRecord {
+    /// Its number in the run.
+    pub number: usize,
+    /// Its id.
+    pub id: [u8; 16],
+    /// The sending device.
+    pub sender: DevId,
+    /// The sending device's address.
+    pub sender_address: Address,
+    /// The group, for group messages (index into the world's groups).
+    pub group: Option<usize>,
+    /// The group id, for group messages.
+    pub group_id: Option<[u8; 16]>,
+    /// The accounts it went to (indexes), the sender's included.
+    pub audience: BTreeSet<usize>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The step that sent it.
+    pub step: usize,
+    /// Devices that must decrypt it.
+    pub required: BTreeSet<DevId>,
+    /// Devices that may decrypt it.
+    pub allowed: BTreeSet<DevId>,
+    /// Devices excused, and why.
+    pub exempt: BTreeMap<DevId, &'static str>,
+    /// Decryptions per device.
+    pub decrypted: BTreeMap<DevId, u32>,
+    /// Addresses some envelope of it was posted to.
+    pub addressed: BTreeSet<Address>,
+    /// Sent by the end-of-run probe.
+    pub probe: bool,
+    /// Re-sent to missing devices at least once.
+    pub resent: bool,
+    /// Accounts whose directory answer was stale when it was sent.
+    pub sent_while_stale: BTreeSet<usize>,
+    /// Devices that failed to read it while the directory answer for the sender's or their own
+    /// account was stale.
+    pub failed_while_stale: BTreeSet<DevId>,
+}
+
+/// Every message of a run.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    messages: Vec<MessageRecord>,
+    by_id: HashMap<[u8; 16], usize>,
+}
+
+impl Ledger {
+    /// The next message's number.
+    pub fn next_number(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Records a message.
+    pub fn add(&mut self, record: MessageRecord) -> usize {
+        let n = self.messages.len();
+        self.by_id.insert(record.id, n);
+        self.messages.push(record);
+        n
+    }
+
+    /// The message with this id.
+    pub fn find(&self, id: &[u8; 16]) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// A message by number.
+    pub fn get(&self, n: usize) -> Option<&MessageRecord> {
+        self.messages.get(n)
+    }
+
+    /// A message by number, to change.
+    pub fn get_mut(&mut self, n: usize) -> Option<&mut MessageRecord> {
+        self.messages.get_mut(n)
+    }
+
+    /// Every message.
+    pub fn all(&self) -> &[MessageRecord] {
+        &self.messages
+    }
+}
