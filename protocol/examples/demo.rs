@@ -8,7 +8,13 @@
 //! 5. Alice unlinks the tablet: it learns so from the signed device list, Alice's next group
 //!    message rotates the key and skips it, and a leaked copy cannot be read by it.
 //! 6. Bob's laptop loses its session with Alice's phone: a retry heals it.
-//! 7. A summary; the exit status is non-zero if anything unexpected happened.
+//! 7. A photo from Alice's phone: the encrypted blob goes to the blob store once, the key and
+//!    hashes inside the message to every device, each of which fetches, checks and decrypts it.
+//! 8. App state: Alice's phone shares the app-state key with her laptop; Bob muted on the laptop
+//!    is muted on the phone, and a call made on the phone is in the laptop's call log.
+//! 9. A new tablet for Alice: the phone packages her history (thousands of messages) into
+//!    encrypted chunks, the tablet imports them with a progress bar.
+//! 10. A summary; the exit status is non-zero if anything unexpected happened.
 //!
 //! Run with `scripts/demo` (`cargo run --release --locked -p tandem --example demo`). Real
 //! randomness from the operating system; a simulated clock that starts at the real time.
@@ -25,11 +31,21 @@ use rand::Rng;
 use rand::rngs::ThreadRng;
 use tandem::Address;
 use tandem::account::DeviceRefusal;
+use tandem::app_state::{
+    AppStateKeyRing, AppStateSync, CallDirection, CallLogEntry, CallMedia, CallOutcome, CollectionName,
+    MemoryAppStateServer, Mutation, SyncAction,
+};
+use tandem::blob::{BlobId, BlobStore, MemoryBlobStore};
 use tandem::client::{
-    Client, Conversation, DeviceOutcome, Directory, Envelope, EnvelopeKind, MemoryRelay, Received, SendReport,
+    Client, Conversation, DeviceOutcome, Directory, Envelope, EnvelopeKind, MemoryRelay, Received,
+    SelfMessage, SendReport,
 };
 use tandem::crypto::KeyPair;
+use tandem::history::{
+    ChunkLimits, ContactName, HistoryImporter, HistoryItem, HistoryPackage, HistorySyncType,
+};
 use tandem::linking::LinkStatus;
+use tandem::media::{self, MediaKey, MediaKind, MediaPointer};
 use tandem::store::{SessionStore, SqliteOptions, SqliteStore, StoreError};
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -61,6 +77,14 @@ struct Event {
 /// The relay, every device, the clock and the bookkeeping.
 struct World {
     relay: MemoryRelay,
+    /// The server's media store: sees only ciphertext.
+    blobs: MemoryBlobStore,
+    /// The server's app-state store: sees only MACs and ciphertext.
+    app_server: MemoryAppStateServer,
+    /// Each device's app state (collections and app-state keys).
+    app: BTreeMap<Address, (AppStateSync, AppStateKeyRing)>,
+    /// What Alice's phone shows: its chat history (for history sync to a new device).
+    alice_history: Vec<HistoryItem>,
     rng: ThreadRng,
     clients: BTreeMap<Address, Device>,
     /// The folder of the SQLite files, one per device (removed at the end).
@@ -95,6 +119,10 @@ impl World {
             dir,
             opened: 0,
             relay: MemoryRelay::new(),
+            blobs: MemoryBlobStore::new(),
+            app_server: MemoryAppStateServer::new(),
+            app: BTreeMap::new(),
+            alice_history: Vec::new(),
             rng: rand::rng(),
             clients: BTreeMap::new(),
             labels: BTreeMap::new(),
@@ -185,6 +213,16 @@ impl World {
         let client = device(&mut self.clients, from)?;
         let report = client.send(&mut self.relay, to, body.as_bytes(), self.now, &mut self.rng)?;
         self.direct_sent += 1;
+        if from.name == "alice" {
+            self.alice_history.push(HistoryItem {
+                chat_id: to.to_string(),
+                sender: "alice".into(),
+                message_id: hex(&report.message_id),
+                timestamp_ms: self.now,
+                body: body.as_bytes().to_vec(),
+                media: None,
+            });
+        }
         println!("{} → {to}: {body:?}", self.label(from));
         println!("  {} envelopes; {}", report.envelopes.len(), outcomes(&report));
         self.post(report.envelopes.clone());
@@ -242,6 +280,18 @@ impl World {
 
     /// Prints one received envelope and counts it.
     fn record(&mut self, event: &Event, asks_retry: bool) {
+        if event.at == Address::new("alice", 0) {
+            if let Received::Message { from, message } = &event.received {
+                self.alice_history.push(HistoryItem {
+                    chat_id: message.group_id.map_or_else(|| from.name.clone(), |g| hex(&g)),
+                    sender: from.name.clone(),
+                    message_id: hex(&message.id),
+                    timestamp_ms: message.timestamp,
+                    body: message.body.clone(),
+                    media: message.attachment.clone(),
+                });
+            }
+        }
         let label = self.label(&event.at);
         let failed = matches!(event.received, Received::Failed(_));
         let expected = failed && self.claim_expected(&event.at);
@@ -261,6 +311,11 @@ impl World {
             ),
             Received::GroupKey { from, .. } => format!("sender key of {from}"),
             Received::RetryServed { to, .. } => format!("served a retry: re-sent the message to {to}"),
+            Received::FromOwnDevice { from, message } => match message {
+                SelfMessage::HistorySync(_) => format!("history chunk notification from own {from}"),
+                SelfMessage::AppStateKeys(_) => format!("app-state keys from own {from}"),
+                other => format!("self message from own {from}: {other:?}"),
+            },
             Received::Duplicate => "a duplicate, ignored".to_string(),
             Received::Failed(why) => {
                 let mark = if expected {
@@ -403,6 +458,10 @@ fn readers(events: &[Event], body: &str) -> BTreeSet<Address> {
 
 fn set<const N: usize>(devices: [&Address; N]) -> BTreeSet<Address> {
     devices.into_iter().cloned().collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn heading(title: &str) {
@@ -635,8 +694,249 @@ fn step6_retry(w: &mut World, c: &Cast) -> Res<()> {
     direct(w, &c.bob_laptop, "alice", "Got it, after a retry.", &reply)
 }
 
+fn step7_photo(w: &mut World, c: &Cast) -> Res<()> {
+    heading("7. A photo from Alice's phone reaches every device");
+    let mut photo = vec![0u8; 250_000];
+    w.rng.fill_bytes(&mut photo);
+    let key = MediaKey::generate(&mut w.rng);
+    let (blob, digest) = media::encrypt(MediaKind::Image, &key, &photo);
+    let id = BlobId::of(&digest);
+    w.blobs.put(&id, &blob)?;
+    println!(
+        "Alice's phone encrypts a {} KB photo (AES-256-CBC + HMAC under a fresh media key) and uploads {} bytes as blob {id}",
+        photo.len() / 1000,
+        blob.len()
+    );
+    let mut pointer = MediaPointer::new(MediaKind::Image, key, digest);
+    pointer.mimetype = Some("image/jpeg".into());
+    pointer.caption = Some("The view from here".into());
+    w.tick();
+    let client = device(&mut w.clients, &c.alice_phone)?;
+    let report = client.send_attachment(
+        &mut w.relay,
+        &Conversation::Direct("bob".into()),
+        b"The view from here",
+        &pointer.to_bytes(),
+        w.now,
+        &mut w.rng,
+    )?;
+    w.direct_sent += 1;
+    println!(
+        "the key and hashes go inside the message: {} envelopes; {}",
+        report.envelopes.len(),
+        outcomes(&report)
+    );
+    w.post(report.envelopes);
+    let events = w.deliver_all()?;
+    let mut opened = BTreeSet::new();
+    for e in &events {
+        let (Received::Message { message, .. } | Received::SentCopy { message, .. }) = &e.received else {
+            continue;
+        };
+        let Some(bytes) = &message.attachment else {
+            continue;
+        };
+        let received = MediaPointer::from_bytes(bytes)?;
+        let fetched = w.blobs.get(&BlobId::of(&received.digest))?;
+        if received.decrypt(&fetched)? == photo {
+            opened.insert(e.at.clone());
+        }
+    }
+    let expected = set([&c.alice_laptop, &c.bob_phone, &c.bob_laptop]);
+    let what = format!("fetched, checked and decrypted on {}", w.labels_of(&expected));
+    w.check(opened == expected, &what);
+    w.blobs.tamper(&id, |b| {
+        if let Some(x) = b.get_mut(100) {
+            *x ^= 1;
+        }
+    })?;
+    let refused = w
+        .blobs
+        .get(&id)
+        .map_err(|e| e.to_string())
+        .and_then(|b| pointer.decrypt(&b).map_err(|e| e.to_string()));
+    println!("the server flips one bit of the blob: {refused:?}");
+    w.check(refused.is_err(), "a blob altered by the server is refused");
+    Ok(())
+}
+
+/// One device's app state syncs with the server; returns what other devices changed.
+fn sync_app(w: &mut World, at: &Address) -> Res<Vec<SyncAction>> {
+    let (sync, ring) = w.app.get_mut(at).ok_or("no app state")?;
+    let report = sync.sync(&mut w.app_server, ring, &mut w.rng)?;
+    Ok(report
+        .received
+        .values()
+        .flatten()
+        .filter_map(|change| change.action())
+        .collect())
+}
+
+fn step8_app_state(w: &mut World, c: &Cast) -> Res<()> {
+    heading("8. App state: a setting changed on the laptop, a call made on the phone");
+    let mut ring = AppStateKeyRing::new();
+    let key = ring.rotate(&mut w.rng, 0, w.now as i64)?;
+    println!("Alice's phone mints app-state key {:?}", key.id());
+    let shared = ring.to_bytes().to_vec();
+    w.app.insert(c.alice_phone.clone(), (AppStateSync::new(), ring));
+    w.tick();
+    let client = device(&mut w.clients, &c.alice_phone)?;
+    let report = client.send_to_own_devices(
+        &mut w.relay,
+        &SelfMessage::AppStateKeys(shared),
+        None,
+        w.now,
+        &mut w.rng,
+    )?;
+    println!(
+        "and shares it with its own devices only: {} envelope(s)",
+        report.envelopes.len()
+    );
+    w.post(report.envelopes);
+    for e in w.deliver_all()? {
+        if let Received::FromOwnDevice {
+            message: SelfMessage::AppStateKeys(bytes),
+            ..
+        } = &e.received
+        {
+            w.app.insert(
+                e.at.clone(),
+                (AppStateSync::new(), AppStateKeyRing::from_bytes(bytes)?),
+            );
+        }
+    }
+    w.check(
+        w.app.keys().cloned().collect::<BTreeSet<_>>() == set([&c.alice_phone, &c.alice_laptop]),
+        "the key reached Alice's laptop and no other device",
+    );
+    let muted = SyncAction::Mute {
+        chat: "bob".into(),
+        muted: true,
+        end_ms: None,
+    };
+    {
+        let (sync, _) = w.app.get_mut(&c.alice_laptop).ok_or("no app state")?;
+        sync.queue(Mutation::set(&muted, w.now as i64))?;
+    }
+    sync_app(w, &c.alice_laptop)?;
+    println!("Alice's laptop mutes Bob and pushes an encrypted, MACed patch");
+    let seen = sync_app(w, &c.alice_phone)?;
+    println!("Alice's phone syncs: {seen:?}");
+    w.check(seen.contains(&muted), "Bob is muted on Alice's phone too");
+    let call = SyncAction::CallLog(CallLogEntry {
+        call_id: format!("call-{}", w.now),
+        peer: "bob".into(),
+        direction: CallDirection::Outgoing,
+        media: CallMedia::Voice,
+        start_ms: w.now as i64,
+        duration_secs: 184,
+        outcome: CallOutcome::Connected,
+    });
+    {
+        let (sync, _) = w.app.get_mut(&c.alice_phone).ok_or("no app state")?;
+        sync.queue(Mutation::set(&call, w.now as i64))?;
+    }
+    sync_app(w, &c.alice_phone)?;
+    println!("Alice calls Bob from her phone (3 min 4 s); the call log entry is synced");
+    let seen = sync_app(w, &c.alice_laptop)?;
+    let log: Vec<SyncAction> = w
+        .app
+        .get(&c.alice_laptop)
+        .map(|(sync, _)| sync.collection(CollectionName::Regular).actions())
+        .unwrap_or_default();
+    println!("Alice's laptop syncs: {seen:?}");
+    w.check(log.contains(&call), "the call is in the laptop's call log");
+    println!(
+        "(the server holds only MACs and ciphertext; patches in `regular`: {})",
+        w.app_server.patches(CollectionName::Regular).len()
+    );
+    Ok(())
+}
+
+fn step9_history(w: &mut World, c: &Cast) -> Res<Address> {
+    heading("9. A new tablet for Alice: history sync with a progress bar");
+    // Alice's phone has years of history before this story; the story's messages are the newest.
+    let mut history: Vec<HistoryItem> = (0..6000u64)
+        .map(|i| HistoryItem {
+            chat_id: if i % 3 == 0 { "carol".into() } else { "bob".into() },
+            sender: if i % 2 == 0 { "alice".into() } else { "bob".into() },
+            message_id: format!("old-{i}"),
+            timestamp_ms: w.now - 86_400_000 * 365 + i * 60_000,
+            body: format!("an older message, number {i}").into_bytes(),
+            media: None,
+        })
+        .collect();
+    history.extend(w.alice_history.iter().cloned());
+    let tablet = w.link("alice", "Alice's new tablet", false)?;
+    let contacts = vec![
+        ContactName {
+            id: "bob".into(),
+            name: "Bob".into(),
+        },
+        ContactName {
+            id: "carol".into(),
+            name: "Carol".into(),
+        },
+    ];
+    let limits = ChunkLimits {
+        max_messages: 500,
+        max_bytes: 1 << 20,
+    };
+    let package = HistoryPackage::build(&mut w.rng, HistorySyncType::Full, &history, &contacts, &limits)?;
+    let notifications = package.upload_all(&mut w.rng, &mut w.blobs)?;
+    println!(
+        "Alice's phone packages {} messages into {} zlib-compressed chunks, each encrypted under its own key and uploaded",
+        history.len(),
+        package.chunk_count()
+    );
+    w.tick();
+    for n in &notifications {
+        let client = device(&mut w.clients, &c.alice_phone)?;
+        let report = client.send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::HistorySync(n.encode().to_vec()),
+            Some(tablet.device_id),
+            w.now,
+            &mut w.rng,
+        )?;
+        w.relay.post(report.envelopes);
+    }
+    println!("and sends each chunk's key and hashes to the tablet alone, over their pairwise session");
+    let mut importer = HistoryImporter::new();
+    let mut shown = Vec::new();
+    loop {
+        let mut any = false;
+        for envelope in w.relay.fetch(&tablet) {
+            any = true;
+            let client = device(&mut w.clients, &tablet)?;
+            let receipt = client.receive(&mut w.relay, &envelope, w.now, &mut w.rng);
+            w.relay.post(receipt.replies);
+            if let Received::FromOwnDevice {
+                message: SelfMessage::HistorySync(bytes),
+                ..
+            } = receipt.received
+            {
+                importer.receive_bytes(&bytes)?;
+            }
+        }
+        while let Some(chunk) = importer.apply_next(&w.blobs)? {
+            let p = chunk.progress;
+            let filled = (p.chunks_applied * 30 / p.chunk_count.max(1)) as usize;
+            println!("  [{}{}] {p}", "█".repeat(filled), "·".repeat(30 - filled));
+            w.blobs.delete(&chunk.blob)?;
+            shown.extend(chunk.items);
+        }
+        if !any {
+            break;
+        }
+    }
+    w.check(importer.is_complete(), "the sync completed");
+    w.check(shown == history, "the tablet shows every message once, in order");
+    Ok(tablet)
+}
+
 fn summary(w: &mut World, c: &Cast, started: Instant) -> ExitCode {
-    heading("7. Summary");
+    heading("10. Summary");
     for a in &w.expected.clone() {
         w.problems
             .push(format!("an expected refusal on {a} did not happen"));
@@ -707,6 +1007,9 @@ fn main() -> Res<ExitCode> {
     let group = step4_group(&mut w, &cast)?;
     step5_unlink(&mut w, &cast, group)?;
     step6_retry(&mut w, &cast)?;
+    step7_photo(&mut w, &cast)?;
+    step8_app_state(&mut w, &cast)?;
+    step9_history(&mut w, &cast)?;
     let code = summary(&mut w, &cast, started);
     // The stores were files in a temporary folder; the story is over.
     let _ = std::fs::remove_dir_all(&w.dir);
