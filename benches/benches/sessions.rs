@@ -6,8 +6,9 @@
 //! - ping-pong: one round trip, each message bringing a DH ratchet step;
 //! - 1 MiB: one 1 MiB message encrypted and decrypted.
 //!
-//! tandem is measured through its store API (the `MemoryStore`, which clones the session
-//! record on load as any store would hand out a copy), as an application uses it.
+//! tandem is measured through its store API, as an application uses it: the `MemoryStore` lends
+//! the session record to each step (`take_session`: moved out, not cloned) and takes the new one
+//! back in the commit.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;

@@ -41,8 +41,12 @@
 //! - a message decrypts at most once on a device, with the body, sender and group it was sent
 //!   with, and only on a device entitled to it ([`ledger`] defines who is);
 //! - after a primary reinstall, a peer that knew the old installation encrypts to or accepts
-//!   messages from the new one only after being told the account key changed
-//!   (`AccountKeyChanged`, accepted through `accept_account_key`);
+//!   messages (or a sender key) from the new one only after being told the account key changed
+//!   (`AccountKeyChanged` from a send, or a receive refused as `UnverifiedSender` that
+//!   `refresh_devices` explains; the app then calls `accept_account_key`). A reinstall ends the
+//!   old installation: its devices are gone (companions logged out), what was queued for them is
+//!   wiped, and what they sent that is still undelivered is no longer owed (receivers check the
+//!   sender against the current device list);
 //! - no step panics (each is run under `catch_unwind`); sends, group changes and restarts do not
 //!   fail in an honest world.
 //!
@@ -50,6 +54,9 @@
 //! delivered with re-sends and retries running to their bounds ("quiesce"), then every account
 //! and group sends one more message (a probe: nothing is stuck) which is delivered too; then
 //! every message must have been decrypted on every device that should have it ([`ledger`]).
+//!
+//! Known tandem issues (found by this simulator, `world/known.rs`) are counted and tolerated
+//! unless the run is strict, so that a campaign keeps looking for new ones.
 //!
 //! # Not yet simulated (hooks for later)
 //!

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tandem_sim::campaign::run_campaign;
 use tandem_sim::config::Config;
 use tandem_sim::event::TraceFile;
-use tandem_sim::run::{RunOptions, run_seed, run_trace};
+use tandem_sim::run::{RunOptions, run_trace};
 use tandem_sim::shrink::shrink;
 
 const USAGE: &str = "usage:
@@ -212,28 +212,9 @@ fn big(mut args: Args) -> Result<bool, String> {
     config.group_size = 12;
     let config = args.world(config)?;
     args.done()?;
-    let (_, report) = run_seed(seed, &config, false);
-    let s = &report.stats;
+    let report = run_campaign(&config, seed, 1, None, 0, false, |_, _, _| {});
     println!("big run, seed {seed}");
-    println!(
-        "  {} accounts, {} device incarnations, {} alive at most, {} events",
-        s.accounts, s.devices, s.max_live_devices, report.events
-    );
-    println!(
-        "  {} 1:1 + {} group + {} probe messages, {} (message, device) pairs owed, {} decrypted",
-        s.messages, s.group_messages, s.probes, s.owed, s.decrypted
-    );
-    println!(
-        "  {} envelopes posted, {} retry requests, {} crashes, {} restarts, faults: {:?}",
-        s.posted,
-        s.retry_requests,
-        s.crashes_mid_step + s.crashes_after_step,
-        s.restarts,
-        s.faults
-    );
-    println!("  wall time {:.1} s", report.elapsed.as_secs_f64());
-    for v in &report.violations {
-        println!("  {v}");
-    }
-    Ok(report.violations.is_empty())
+    print!("{}", report.table());
+    print!("{}", report.failure_details(0));
+    Ok(report.failures.is_empty())
 }

@@ -213,3 +213,63 @@ fn a_crash_in_every_step_position_loses_nothing() {
         assert!(w.stats.restarts >= 1, "point {point}");
     }
 }
+
+#[test]
+fn a_crash_at_any_point_of_a_group_send_or_receive_loses_nothing() {
+    let dev = |account, device| DevRef { account, device };
+    for point in 1..60 {
+        for (crashing, what) in [(dev(0, 1), "sender"), (dev(1, 0), "receiver")] {
+            let mut w = World::new(2, 3, false);
+            w.apply(0, &Event::CreateAccount { durable: false });
+            w.apply(1, &Event::CreateAccount { durable: false });
+            w.apply(
+                2,
+                &Event::Link {
+                    account: 0,
+                    durable: false,
+                },
+            );
+            w.apply(
+                3,
+                &Event::CreateGroup {
+                    creator: 0,
+                    members: vec![1],
+                },
+            );
+            w.apply(
+                4,
+                &Event::Crash {
+                    device: crashing,
+                    point,
+                },
+            );
+            w.apply(
+                5,
+                &Event::GroupMessage {
+                    group: 0,
+                    from: dev(0, 1),
+                },
+            );
+            w.apply(
+                6,
+                &Event::Deliver {
+                    device: dev(1, 0),
+                    count: 8,
+                },
+            );
+            w.apply(
+                7,
+                &Event::GroupMessage {
+                    group: 0,
+                    from: dev(0, 1),
+                },
+            );
+            end(&mut w);
+            assert!(
+                w.violations.is_empty(),
+                "{what}, point {point}: {:?}",
+                w.violations
+            );
+        }
+    }
+}
