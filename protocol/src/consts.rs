@@ -51,6 +51,15 @@ pub const MAX_GROUP_FORWARD_JUMPS: u32 = 25_000;
 /// memory; older messages cannot be healed by a retry.
 pub const MAX_SENT_MESSAGES: usize = 1_000;
 
+/// Message ids a client remembers having shown (per device), to show each message once.
+///
+/// The same message can be decrypted twice in different ciphertexts: a re-send after a retry
+/// request and a late original, or two re-sends. The client answers the second with
+/// `Received::Duplicate`. Ten times [`MAX_SENT_MESSAGES`]: a sender re-sends only messages it
+/// still holds, so a window this wide covers every re-send of a sender that is not far more
+/// active than we are; the oldest ids go first.
+pub const MAX_RECEIVED_MESSAGE_IDS: usize = 10_000;
+
 /// Retry requests per (device, message), both asked and served (WhatsApp gives up after 5).
 ///
 /// Stops a device that can never decrypt (or a hostile one) from looping.

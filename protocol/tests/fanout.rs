@@ -850,7 +850,42 @@ fn attachments_and_self_messages_reach_the_right_devices<S: ClientStore>(mut w: 
     assert_eq!(reached, vec![&alice, &tablet]);
 }
 
+/// A message decrypted twice in different ciphertexts — a re-send after a retry request, then the
+/// late original, which asks for (and gets) a second re-send — is shown once; the second is a
+/// `Duplicate`. (Found by the simulator.)
+fn a_message_re_sent_after_a_retry_is_shown_once<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    w.send(&alice, "bob", b"first");
+    w.deliver_all();
+    w.clients
+        .get_mut(&bob)
+        .unwrap()
+        .store_mut()
+        .remove_session(&alice)
+        .unwrap();
+    let report = w.send(&alice, "bob", b"once only");
+    let original = report.envelopes[0].clone();
+    let got = w.deliver_all();
+    assert_eq!(bodies(&got)[&bob], vec![b"once only".to_vec()]);
+    // The original arrives again (a late copy): it no longer decrypts, a retry follows, and the
+    // second re-send decrypts — to a message already shown.
+    w.relay.post([original]);
+    let got = w.deliver_all();
+    assert!(!bodies(&got).contains_key(&bob), "{:?}", got[&bob]);
+    assert!(got[&bob].contains(&Received::Duplicate), "{:?}", got[&bob]);
+    assert!(
+        got[&alice]
+            .iter()
+            .any(|r| matches!(r, Received::RetryServed { .. }))
+    );
+    // And later messages are shown as usual.
+    w.send(&alice, "bob", b"after");
+    assert_eq!(bodies(&w.deliver_all())[&bob], vec![b"after".to_vec()]);
+}
+
 both_stores! {
+    a_message_re_sent_after_a_retry_is_shown_once = 15,
     attachments_and_self_messages_reach_the_right_devices = 14,
     a_device_restarted_from_its_store_carries_on = 12,
     a_retry_request_from_a_device_that_was_not_a_recipient_is_refused = 9,

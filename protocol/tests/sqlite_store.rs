@@ -502,29 +502,30 @@ fn the_database_opens_only_with_its_key() {
 #[test]
 fn the_schema_is_versioned() {
     let d = Device::new("schema", 50, None);
-    assert_eq!(d.connection().schema_version().unwrap(), 2);
+    assert_eq!(d.connection().schema_version().unwrap(), 3);
     // A version-1 database (before the client-state tables) is migrated when opened.
     rusqlite::Connection::open(d.db.path())
         .unwrap()
         .execute_batch(
             "DROP TABLE local_device; DROP TABLE known_accounts; DROP TABLE groups;
-             DROP TABLE sent_messages; DROP TABLE retry_counts; UPDATE schema_version SET version = 1;",
+             DROP TABLE sent_messages; DROP TABLE retry_counts; DROP TABLE received_messages;
+             UPDATE schema_version SET version = 1;",
         )
         .unwrap();
     let migrated = SqliteStore::open(d.db.path(), options(None)).unwrap();
-    assert_eq!(migrated.schema_version().unwrap(), 2);
+    assert_eq!(migrated.schema_version().unwrap(), 3);
     assert!(migrated.session(&Address::new("nobody", 1)).unwrap().is_none());
     drop(migrated);
     let tables: i64 = rusqlite::Connection::open(d.db.path())
         .unwrap()
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
-             ('local_device', 'known_accounts', 'groups', 'sent_messages', 'retry_counts')",
+             ('local_device', 'known_accounts', 'groups', 'sent_messages', 'retry_counts', 'received_messages')",
             [],
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 5);
+    assert_eq!(tables, 6);
     let identity = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1));
     assert_eq!(
         SqliteStore::create(d.db.path(), &identity, 1, options(None)).map(|_| ()),
@@ -543,13 +544,13 @@ fn the_schema_is_versioned() {
     );
     rusqlite::Connection::open(d.db.path())
         .unwrap()
-        .execute("UPDATE schema_version SET version = 3", [])
+        .execute("UPDATE schema_version SET version = 4", [])
         .unwrap();
     assert_eq!(
         SqliteStore::open(d.db.path(), options(None)).map(|_| ()),
         Err(SqliteStoreError::NewerSchema {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     );
 }

@@ -16,7 +16,7 @@ pub use padding::{BadPadding, PADDING_BLOCK, pad, unpad};
 pub use relay::{DeviceUpload, MemoryRelay};
 pub use state::{
     DeviceListStore, DeviceRole, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord,
-    LocalDeviceStore, RetryCounter, SentMessageRecord, SentMessageStore,
+    LocalDeviceStore, ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -212,6 +212,7 @@ pub trait ClientStore:
     + DeviceListStore
     + GroupStore
     + SentMessageStore
+    + ReceivedMessageStore
 {
 }
 
@@ -223,6 +224,7 @@ impl<T> ClientStore for T where
         + DeviceListStore
         + GroupStore
         + SentMessageStore
+        + ReceivedMessageStore
 {
 }
 
@@ -1374,6 +1376,19 @@ impl<S: ClientStore> Client<S> {
         self.handle_content(sender, envelope.kind, content)
     }
 
+    /// `Some(Duplicate)` if a message with this id from this account was shown already (a
+    /// re-send after a retry, and a late original); otherwise remembers it and returns `None`.
+    fn seen_before(&mut self, from: &Address, message: &DataMessage) -> Option<Received> {
+        match self.store.was_received(&from.name, &message.id) {
+            Ok(true) => Some(Received::Duplicate),
+            Ok(false) => match self.store.remember_received(&from.name, &message.id) {
+                Ok(()) => None,
+                Err(e) => Some(Received::Failed(ReceiveFailure::Store(e.to_string()))),
+            },
+            Err(e) => Some(Received::Failed(ReceiveFailure::Store(e.to_string()))),
+        }
+    }
+
     fn handle_content(&mut self, from: Address, kind: EnvelopeKind, content: Content) -> Received {
         match content {
             Content::Data(message) => {
@@ -1384,11 +1399,17 @@ impl<S: ClientStore> Client<S> {
                 } else if kind == EnvelopeKind::SenderKey {
                     return Received::Failed(ReceiveFailure::NotAllowed);
                 }
+                if let Some(seen) = self.seen_before(&from, &message) {
+                    return seen;
+                }
                 Received::Message { from, message }
             }
             Content::SentCopy { destination, message } => {
                 if from.name != self.local.address.name || kind == EnvelopeKind::SenderKey {
                     return Received::Failed(ReceiveFailure::NotAllowed);
+                }
+                if let Some(seen) = self.seen_before(&from, &message) {
+                    return seen;
                 }
                 let conversation = match message.group_id {
                     Some(g) => Conversation::Group(g),

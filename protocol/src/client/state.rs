@@ -155,6 +155,16 @@ pub trait SentMessageStore {
     fn retry_count_len(&self, counter: RetryCounter) -> Result<usize, StoreError>;
 }
 
+/// The ids of messages this device has shown, per sender account (at most
+/// [`MAX_RECEIVED_MESSAGE_IDS`](crate::consts::MAX_RECEIVED_MESSAGE_IDS): remembering one more
+/// drops the one remembered first).
+pub trait ReceivedMessageStore {
+    /// Whether a message with this id from this account was shown already.
+    fn was_received(&self, sender_account: &str, message_id: &[u8; 16]) -> Result<bool, StoreError>;
+    /// Remembers that it was.
+    fn remember_received(&mut self, sender_account: &str, message_id: &[u8; 16]) -> Result<(), StoreError>;
+}
+
 // ---- Encodings ----
 
 /// Encodes this device's record (holds private keys).

@@ -10,9 +10,10 @@ use super::{
 use crate::address::Address;
 use crate::client::state::{
     DeviceListStore, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord, LocalDeviceStore,
-    RetryCounter, SentMessageRecord, SentMessageStore, decode_local_device, encode_local_device,
+    ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore, decode_local_device,
+    encode_local_device,
 };
-use crate::consts::MAX_SENT_MESSAGES;
+use crate::consts::{MAX_RECEIVED_MESSAGE_IDS, MAX_SENT_MESSAGES};
 use crate::crypto::{KeyPair, PublicKey};
 use crate::group::SenderKeyRecord;
 use crate::session::{PreKeyRecord, SessionRecord, SignedPreKeyRecord};
@@ -38,6 +39,9 @@ pub struct MemoryStore {
     /// Sent message ids, oldest first (to drop the oldest beyond the bound).
     sent_order: VecDeque<[u8; 16]>,
     retry_counts: HashMap<(RetryCounter, Address, [u8; 16]), u32>,
+    received: std::collections::HashSet<(String, [u8; 16])>,
+    /// Received ids, oldest first.
+    received_order: VecDeque<(String, [u8; 16])>,
 }
 
 impl MemoryStore {
@@ -57,6 +61,8 @@ impl MemoryStore {
             sent: HashMap::new(),
             sent_order: VecDeque::new(),
             retry_counts: HashMap::new(),
+            received: std::collections::HashSet::new(),
+            received_order: VecDeque::new(),
         }
     }
 
@@ -234,5 +240,23 @@ impl SentMessageStore for MemoryStore {
     }
     fn retry_count_len(&self, counter: RetryCounter) -> Result<usize, StoreError> {
         Ok(self.retry_counts.keys().filter(|(c, _, _)| *c == counter).count())
+    }
+}
+
+impl ReceivedMessageStore for MemoryStore {
+    fn was_received(&self, sender_account: &str, message_id: &[u8; 16]) -> Result<bool, StoreError> {
+        Ok(self.received.contains(&(sender_account.to_string(), *message_id)))
+    }
+    fn remember_received(&mut self, sender_account: &str, message_id: &[u8; 16]) -> Result<(), StoreError> {
+        let key = (sender_account.to_string(), *message_id);
+        if self.received.insert(key.clone()) {
+            self.received_order.push_back(key);
+            while self.received_order.len() > MAX_RECEIVED_MESSAGE_IDS {
+                if let Some(oldest) = self.received_order.pop_front() {
+                    self.received.remove(&oldest);
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -9,11 +9,11 @@ use super::seal::Row;
 use crate::address::Address;
 use crate::client::state::{
     DeviceListStore, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord, LocalDeviceStore,
-    RetryCounter, SentMessageRecord, SentMessageStore, decode_group, decode_known_account,
-    decode_local_device, decode_sent_message, encode_group, encode_known_account, encode_local_device,
-    encode_sent_message,
+    ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore, decode_group,
+    decode_known_account, decode_local_device, decode_sent_message, encode_group, encode_known_account,
+    encode_local_device, encode_sent_message,
 };
-use crate::consts::MAX_SENT_MESSAGES;
+use crate::consts::{MAX_RECEIVED_MESSAGE_IDS, MAX_SENT_MESSAGES};
 use crate::store::StoreError;
 use crate::store::serialize::RecordError;
 
@@ -221,5 +221,36 @@ impl SentMessageStore for SqliteStore {
             )
             .map_err(SqliteStoreError::from)?;
         Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+impl ReceivedMessageStore for SqliteStore {
+    fn was_received(&self, sender_account: &str, message_id: &[u8; 16]) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM received_messages WHERE name = ?1 AND message_id = ?2",
+                params![sender_account, message_id.as_slice()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(SqliteStoreError::from)?;
+        Ok(found.is_some())
+    }
+    fn remember_received(&mut self, sender_account: &str, message_id: &[u8; 16]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO received_messages (name, message_id) VALUES (?1, ?2)
+                 ON CONFLICT (name, message_id) DO NOTHING",
+                params![sender_account, message_id.as_slice()],
+            )
+            .map_err(SqliteStoreError::from)?;
+        self.conn
+            .execute(
+                "DELETE FROM received_messages WHERE seq <= (SELECT max(seq) FROM received_messages) - ?1",
+                params![MAX_RECEIVED_MESSAGE_IDS as i64],
+            )
+            .map_err(SqliteStoreError::from)?;
+        Ok(())
     }
 }

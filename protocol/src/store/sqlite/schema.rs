@@ -20,7 +20,7 @@ use super::error::SqliteStoreError;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every migration, in order: `MIGRATIONS[0]` creates version 1.
-const MIGRATIONS: &[Migration] = &[v1, v2];
+const MIGRATIONS: &[Migration] = &[v1, v2, v3];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -102,6 +102,20 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              count      INTEGER NOT NULL,
              PRIMARY KEY (counter, name, device_id, message_id)
          ) STRICT, WITHOUT ROWID;",
+    )
+}
+
+/// Version 3: the ids of messages shown, per sender account
+/// (`crate::client::state::ReceivedMessageStore`), oldest first by `seq`. Not sealed: 16 random
+/// bytes and an account name.
+fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE received_messages (
+             seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+             name       TEXT NOT NULL,
+             message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+             UNIQUE (name, message_id)
+         ) STRICT;",
     )
 }
 
