@@ -884,7 +884,51 @@ fn a_message_re_sent_after_a_retry_is_shown_once<S: ClientStore>(mut w: World<S>
     assert_eq!(bodies(&w.deliver_all())[&bob], vec![b"after".to_vec()]);
 }
 
+/// A group message re-sent to missing devices goes only to accounts that were members when it was
+/// sent and still are: a member added since does not get it. (Found by the simulator.)
+fn a_group_resend_skips_members_added_since<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    w.primary("bob");
+    let carol = w.primary("carol");
+    let g = *b"resend-members-1";
+    for a in [&alice, &addr("bob", 0)] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
+    }
+    w.clients
+        .get_mut(&carol)
+        .unwrap()
+        .set_group_members(g, &["alice", "bob", "carol"])
+        .unwrap();
+    let report = w.send_group(&alice, g, b"before carol");
+    w.deliver_all();
+    // Bob links a laptop that missed the message; Carol joins.
+    let laptop = w.link("bob");
+    w.clients
+        .get_mut(&laptop)
+        .unwrap()
+        .set_group_members(g, &["alice", "bob", "carol"])
+        .unwrap();
+    w.clients
+        .get_mut(&alice)
+        .unwrap()
+        .set_group_members(g, &["alice", "bob", "carol"])
+        .unwrap();
+    let c = w.clients.get_mut(&alice).unwrap();
+    let resend = c
+        .resend_to_missing(&mut w.relay, report.message_id, w.now, &mut w.rng)
+        .unwrap();
+    let to: Vec<Address> = resend.envelopes.iter().map(|e| e.recipient.clone()).collect();
+    assert_eq!(to, vec![laptop.clone()], "only Bob's new device, not Carol");
+    w.relay.post(resend.envelopes);
+    assert_eq!(bodies(&w.deliver_all())[&laptop], vec![b"before carol".to_vec()]);
+}
+
 both_stores! {
+    a_group_resend_skips_members_added_since = 16,
     a_message_re_sent_after_a_retry_is_shown_once = 15,
     attachments_and_self_messages_reach_the_right_devices = 14,
     a_device_restarted_from_its_store_carries_on = 12,

@@ -770,10 +770,15 @@ impl<S: ClientStore> Client<S> {
         report: &SendReport,
     ) -> Result<(), ClientError> {
         let recipients = report.envelopes.iter().map(|e| e.recipient.clone()).collect();
+        let members = match &conversation {
+            Conversation::Group(g) => self.groups.get(g).map(|g| g.members.clone()).unwrap_or_default(),
+            Conversation::Direct(_) => BTreeSet::new(),
+        };
         let record = SentMessageRecord {
             conversation,
             message,
             recipients,
+            members,
         };
         self.store.save_sent_message(&id, &record).map_err(store_err)
     }
@@ -987,12 +992,15 @@ impl<S: ClientStore> Client<S> {
                 }
                 v
             }
+            // Members when it was sent that still are: a member added since never gets an
+            // earlier message, a member removed since gets nothing more.
             Conversation::Group(g) => self
                 .groups
                 .get(g)
                 .ok_or(ClientError::UnknownGroup)?
                 .members
                 .iter()
+                .filter(|m| sent.members.contains(*m))
                 .map(|m| (m.clone(), Content::Data(message.clone())))
                 .collect(),
         };

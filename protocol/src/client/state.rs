@@ -83,6 +83,9 @@ pub struct SentMessageRecord {
     pub message: DataMessage,
     /// The devices it was encrypted to.
     pub recipients: BTreeSet<Address>,
+    /// For a group message, the group's members when it was sent: a re-send goes only to those
+    /// still members (never to members added since). Empty for 1:1 messages.
+    pub members: BTreeSet<String>,
 }
 
 /// Which retry counter: requests we made, or requests we served.
@@ -316,6 +319,7 @@ pub fn encode_sent_message(record: &SentMessageRecord) -> Vec<u8> {
                 device_id: Some(a.device_id),
             })
             .collect(),
+        members: record.members.iter().cloned().collect(),
     }
     .encode_to_vec()
 }
@@ -348,6 +352,7 @@ pub fn decode_sent_message(bytes: &[u8]) -> Result<SentMessageRecord, RecordErro
         conversation,
         message,
         recipients,
+        members: proto.members.iter().cloned().collect(),
     };
     if encode_sent_message(&record) != bytes {
         return Err(RecordError::Malformed);
@@ -402,6 +407,7 @@ mod tests {
                 attachment: Some(b"pointer".to_vec()),
             },
             recipients: [Address::new("bob", 0), Address::new("bob", 3)].into(),
+            members: ["alice".to_string(), "bob".to_string()].into(),
         };
         assert_eq!(decode_sent_message(&encode_sent_message(&sent)).unwrap(), sent);
 

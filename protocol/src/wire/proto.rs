@@ -612,6 +612,9 @@ pub struct SentMessageRecordProto {
     /// Field 5: the devices it was sent to.
     #[prost(message, repeated, tag = "5")]
     pub recipients: Vec<AddressRecordProto>,
+    /// Field 6: a group's members when it was sent.
+    #[prost(string, repeated, tag = "6")]
+    pub members: Vec<String>,
 }
 
 /// `AddressRecord` (storage): see `wire.proto`.
