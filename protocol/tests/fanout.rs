@@ -927,7 +927,38 @@ fn a_group_resend_skips_members_added_since<S: ClientStore>(mut w: World<S>) {
     assert_eq!(bodies(&w.deliver_all())[&laptop], vec![b"before carol".to_vec()]);
 }
 
+/// A message from a device linked a moment ago, read while the directory still serves the older
+/// list, fails as `UnverifiedSender` — transient: nothing was kept, and the same envelope offered
+/// again once the list is fresh is read. (Found by the simulator.)
+fn a_message_refused_on_a_stale_list_is_read_when_offered_again<S: ClientStore>(mut w: World<S>) {
+    w.primary("alice");
+    let bob = w.primary("bob");
+    let before = w.clients[&addr("alice", 0)].device_list().unwrap().to_vec();
+    let laptop = w.link("alice");
+    let fresh = w.clients[&addr("alice", 0)].device_list().unwrap().to_vec();
+    w.send(&laptop, "bob", b"from the new laptop");
+    let envelope = w.relay.fetch(&bob).pop().unwrap();
+    w.relay.set_device_list("alice", &before);
+    let c = w.clients.get_mut(&bob).unwrap();
+    let first = c.receive(&mut w.relay, &envelope, w.now, &mut w.rng);
+    let Received::Failed(why) = &first.received else {
+        panic!("{:?}", first.received)
+    };
+    assert_eq!(why, &ReceiveFailure::UnverifiedSender);
+    assert!(why.is_transient());
+    assert!(first.replies.is_empty());
+    w.relay.set_device_list("alice", &fresh);
+    let c = w.clients.get_mut(&bob).unwrap();
+    let again = c.receive(&mut w.relay, &envelope, w.now, &mut w.rng);
+    assert!(
+        matches!(&again.received, Received::Message { message, .. } if message.body == b"from the new laptop"),
+        "{:?}",
+        again.received
+    );
+}
+
 both_stores! {
+    a_message_refused_on_a_stale_list_is_read_when_offered_again = 17,
     a_group_resend_skips_members_added_since = 16,
     a_message_re_sent_after_a_retry_is_shown_once = 15,
     attachments_and_self_messages_reach_the_right_devices = 14,

@@ -141,6 +141,19 @@ pub enum ReceiveFailure {
     Store(String),
 }
 
+impl ReceiveFailure {
+    /// Whether the envelope may be readable later, as it is: nothing of it was kept, and the
+    /// cause can pass — a sender not (yet) on the device list the directory served (a stale
+    /// answer, or a device linked a moment ago), a directory that could not be asked, a store
+    /// that failed. Keep such an envelope (do not acknowledge it to the server) and offer it
+    /// again after the directory or store recovers, within a bound of the application's choosing
+    /// (a device that never appears on its account's list is a ghost). Every other failure is
+    /// final for this envelope: a retry request, if one was due, is in the receipt's replies.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::UnverifiedSender | Self::Directory(_) | Self::Store(_))
+    }
+}
+
 /// The result of receiving one envelope.
 #[derive(Clone, Debug)]
 pub struct Receipt {
