@@ -117,18 +117,26 @@ impl SessionStore for MemoryStore {
         Ok(self.sessions.get(address).cloned())
     }
     fn save_session(&mut self, address: &Address, record: SessionRecord) -> Result<(), StoreError> {
-        self.sessions.insert(address.clone(), record);
+        // In place when the peer is known: no key copy, no tree node to move or allocate.
+        match self.sessions.get_mut(address) {
+            Some(slot) => *slot = record,
+            None => {
+                self.sessions.insert(address.clone(), record);
+            }
+        }
         Ok(())
     }
     fn remove_session(&mut self, address: &Address) -> Result<(), StoreError> {
         self.sessions.remove(address);
         Ok(())
     }
+    /// Moves the record out, leaving an empty one in its slot until the step commits or gives it
+    /// back (the map keeps its shape: nothing is reallocated per message).
     fn take_session(&mut self, address: &Address) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.sessions.remove(address))
+        Ok(self.sessions.get_mut(address).map(core::mem::take))
     }
     fn restore_session(&mut self, address: &Address, record: SessionRecord) {
-        self.sessions.insert(address.clone(), record);
+        let _ = self.save_session(address, record);
     }
 }
 
