@@ -139,8 +139,15 @@ impl CampaignReport {
         row("(message, device) pairs owed", s.owed.to_string());
         row("decryptions", s.decrypted.to_string());
         row(
-            "excused (lost envelope / sender gone)",
-            format!("{} / {}", s.excused_lost, s.excused_sender_gone),
+            "not due (lost / sender gone / removed)",
+            format!(
+                "{} / {} / {}",
+                s.excused_lost, s.excused_sender_gone, s.excused_removed_sender
+            ),
+        );
+        row(
+            "transient failures kept / given up",
+            format!("{} / {}", s.transient_kept, s.transient_given_up),
         );
         row(
             "envelopes posted / processed",

@@ -91,6 +91,13 @@ pub struct Stats {
     pub refused: u64,
     /// Envelopes wiped with an unlinked or reinstalled device's queue.
     pub wiped: u64,
+    /// Envelopes kept after a transient failure, to be offered again.
+    pub transient_kept: u64,
+    /// Envelopes given up after too many transient failures.
+    pub transient_given_up: u64,
+    /// Owed (message, device) pairs not due after all: the sender was removed from the group
+    /// while the message was in flight (refused by decision, spec 05).
+    pub excused_removed_sender: u64,
     /// Duplicates the clients recognised.
     pub duplicates: u64,
     /// Retry requests sent.
@@ -154,6 +161,9 @@ impl Stats {
             refused,
             wiped,
             duplicates,
+            transient_kept,
+            transient_given_up,
+            excused_removed_sender,
             retry_requests,
             retries_served,
             mismatches,

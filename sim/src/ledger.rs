@@ -7,7 +7,10 @@
 //!   device. Each must decrypt it exactly once by the end of the run — unless the device is
 //!   gone (unlinked, or its account reinstalled), the envelope meant for it was lost for good
 //!   (the `lose` fault), or its sender is gone (a receiver checks the sender against the current
-//!   device list, so an unlinked device's undelivered messages are refused — by design).
+//!   device list, so an unlinked device's undelivered messages are refused — by design), or it is
+//!   a group message whose sender was removed from the group while it was in flight, or which
+//!   missed the device and was to be re-sent when the device's account left the group (both by
+//!   decision, spec 05).
 //! - **allowed**: `required`, plus the devices that existed when the sender re-sent it to devices
 //!   the server said it missed (`resend_to_missing` sends to every current device that lacks it).
 //!   A decryption anywhere else — a member added later, a device linked later (there is no

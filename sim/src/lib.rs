@@ -24,7 +24,9 @@
 //!   sender then calls `resend_to_missing` once the directory answers freshly.
 //! - The app around each client: it posts what a send or receive returns, accepts an account-key
 //!   change when a send fails with `AccountKeyChanged` or a receive with `UnverifiedSender`
-//!   turns out to be one (then processes the envelope again), and sends again after a crash.
+//!   turns out to be one (then processes the envelope again), keeps an envelope whose failure is
+//!   transient (`ReceiveFailure::is_transient`) and offers it again later (12 times at most, 5 s
+//!   apart), and sends again after a crash.
 //!
 //! # Events and faults
 //!

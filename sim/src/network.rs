@@ -33,6 +33,8 @@ pub struct InFlight {
     pub hold_until: u64,
     /// The sending device incarnation (the simulator's index), known when it was posted.
     pub sender: usize,
+    /// Times the device kept it after a transient failure.
+    pub attempts: u32,
 }
 
 /// Every device's queue.
@@ -51,6 +53,7 @@ impl Network {
                 envelope,
                 hold_until: 0,
                 sender,
+                attempts: 0,
             });
     }
 
@@ -88,6 +91,15 @@ impl Network {
     /// The devices with something waiting.
     pub fn busy_devices(&self) -> Vec<Address> {
         self.queues.keys().cloned().collect()
+    }
+
+    /// The earliest hold time still ahead of `now`, if any.
+    pub fn next_hold(&self, now: u64) -> Option<u64> {
+        self.queues
+            .values()
+            .flat_map(|q| q.iter().map(|f| f.hold_until))
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// The latest hold time.

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use tandem::Address;
 use tandem::client::{
     DeviceListStore, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord, LocalDeviceStore,
-    RetryCounter, SentMessageRecord, SentMessageStore,
+    ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore,
 };
 use tandem::crypto::{KeyPair, PublicKey};
 use tandem::group::SenderKeyRecord;
@@ -362,6 +362,15 @@ impl SentMessageStore for SimStore {
     }
     fn retry_count_len(&self, counter: RetryCounter) -> Result<usize, StoreError> {
         read!(self, s => s.retry_count_len(counter))
+    }
+}
+
+impl ReceivedMessageStore for SimStore {
+    fn was_received(&self, sender_account: &str, message_id: &[u8; 16]) -> Result<bool, StoreError> {
+        read!(self, s => s.was_received(sender_account, message_id))
+    }
+    fn remember_received(&mut self, sender_account: &str, message_id: &[u8; 16]) -> Result<(), StoreError> {
+        write!(self, s => s.remember_received(sender_account, message_id))
     }
 }
 

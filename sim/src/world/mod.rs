@@ -128,8 +128,8 @@ pub struct World {
     /// The account installation each device last accepted for each other account.
     known_epoch: BTreeMap<(DevId, usize), u32>,
     resends: Vec<Resend>,
-    /// Retry requests posted, by (asking device, message id).
-    retries_asked: BTreeMap<(DevId, [u8; 16]), u32>,
+    /// Group envelopes a device was told were duplicates of a message it never read.
+    unread_duplicates: BTreeSet<(DevId, usize)>,
     /// Report known tandem issues as violations too.
     strict: bool,
     dir: Option<TempDir>,
@@ -161,7 +161,7 @@ impl World {
             ledger: Ledger::default(),
             known_epoch: BTreeMap::new(),
             resends: Vec::new(),
-            retries_asked: BTreeMap::new(),
+            unread_duplicates: BTreeSet::new(),
             strict: false,
             dir: None,
             seed,

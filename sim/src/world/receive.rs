@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// A transient failure (`ReceiveFailure::is_transient`) is offered again this many times at most.
+const TRANSIENT_ATTEMPTS: u32 = 12;
+/// How long the app waits before offering a kept envelope again.
+const TRANSIENT_WAIT_MS: u64 = 5_000;
+
+/// What becomes of a received envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Acknowledged: the relay forgets it; the replies go out.
+    Ack,
+    /// Kept (a transient failure): offered again later.
+    Keep,
+    /// Already dealt with (offered again at once).
+    Done,
+}
+
 impl World {
     /// Delivers the next deliverable envelope to a device; false if there is none.
     pub(super) fn deliver_one(&mut self, d: DevId) -> bool {
@@ -24,22 +40,40 @@ impl World {
         let crash = self.crashed(d);
         // After a crash mid-step nothing happened; right after the step, the app saw the
         // result (and kept a decrypted message) but asks nothing more of the dead process.
-        if crash != Some(CrashKind::MidStep) {
-            self.handle(d, &flight, &receipt.received, first && crash.is_none());
-        }
-        match crash {
-            Some(kind) => {
+        let next = match crash {
+            Some(CrashKind::MidStep) => Next::Ack,
+            _ => self.handle(d, &flight, &receipt.received, first && crash.is_none()),
+        };
+        match (crash, next) {
+            (Some(kind), _) => {
                 // Not acknowledged: the relay delivers it again after the restart.
                 self.count_crash(kind);
                 self.note(|| format!("{address} crashed ({kind:?}) receiving; restarts"));
                 self.network.put_back(&address, flight);
                 self.restart(d);
             }
-            None => self.post(d, receipt.replies),
+            (None, Next::Ack) => self.post(d, receipt.replies),
+            (None, Next::Done) => {}
+            (None, Next::Keep) => {
+                // A transient failure: the app keeps the envelope and offers it again later,
+                // a bounded number of times.
+                let mut flight = flight;
+                flight.attempts += 1;
+                if flight.attempts > TRANSIENT_ATTEMPTS {
+                    self.stats.transient_given_up += 1;
+                    self.note(|| format!("{address} gave up on a {:?} envelope", flight.envelope.kind));
+                } else {
+                    self.stats.transient_kept += 1;
+                    flight.hold_until = self.clock.now() + TRANSIENT_WAIT_MS;
+                    self.network.put_back(&address, flight);
+                }
+                self.post(d, receipt.replies);
+            }
         }
     }
 
-    pub(super) fn handle(&mut self, d: DevId, flight: &InFlight, received: &Received, first: bool) {
+    /// What the app does with a receipt; returns what becomes of the envelope.
+    pub(super) fn handle(&mut self, d: DevId, flight: &InFlight, received: &Received, first: bool) -> Next {
         let address = self.address(d);
         match received {
             Received::Message { from, message } | Received::SentCopy { from, message, .. } => {
@@ -56,23 +90,38 @@ impl World {
                 let to = to.clone();
                 self.note(|| format!("{address} served a retry to {to}"));
             }
-            Received::Duplicate => self.stats.duplicates += 1,
-            Received::Failed(ReceiveFailure::UnverifiedSender) if first => {
-                // The app asks why: an account-key change is shown to the user, who accepts it;
-                // then the envelope is processed again.
-                let name = flight.envelope.sender.name.clone();
-                let why = self.call(d, |c, dir, _, now| c.refresh_devices(dir, &name, now).err());
-                if let Some(Some(ClientError::AccountKeyChanged(n))) = why {
-                    if self.accept_key_change(d, &n) {
-                        self.receive(d, flight.clone(), false);
-                        return;
+            Received::Duplicate => {
+                self.stats.duplicates += 1;
+                let n = self.ledger.find(&flight.envelope.message_id);
+                let unread = n
+                    .and_then(|n| self.ledger.get(n))
+                    .is_some_and(|m| m.decrypted.get(&d).copied().unwrap_or(0) == 0);
+                if let (Some(n), true) = (n, unread && flight.envelope.kind == EnvelopeKind::SenderKey) {
+                    self.unread_duplicates.insert((d, n));
+                    self.note(|| format!("{address} was told message {n} is a duplicate; it never read it"));
+                }
+            }
+            Received::Failed(f) => {
+                if first && *f == ReceiveFailure::UnverifiedSender {
+                    // The app asks why: an account-key change is shown to the user, who accepts
+                    // it; then the envelope is processed again.
+                    let name = flight.envelope.sender.name.clone();
+                    let why = self.call(d, |c, dir, _, now| c.refresh_devices(dir, &name, now).err());
+                    if let Some(Some(ClientError::AccountKeyChanged(n))) = why {
+                        if self.accept_key_change(d, &n) {
+                            self.receive(d, flight.clone(), false);
+                            return Next::Done;
+                        }
                     }
                 }
                 self.failure(d, flight, received);
+                if f.is_transient() {
+                    return Next::Keep;
+                }
             }
-            Received::Failed(_) => self.failure(d, flight, received),
             _ => {}
         }
+        Next::Ack
     }
 
     pub(super) fn failure(&mut self, d: DevId, flight: &InFlight, received: &Received) {
@@ -136,14 +185,12 @@ impl World {
         self.note(|| format!("{address} decrypted message {n} from {from}"));
         if !entitled {
             let why = self.why_not_entitled(d, n);
-            let known = self.known_not_entitled(d, n);
             let detail = format!("{address} decrypted message {n} from {from}: {why}");
-            self.violation_unless(ViolationKind::NotEntitled, detail, known);
+            self.violation(ViolationKind::NotEntitled, detail);
         }
         if count > 1 {
-            let known = self.known_twice(d, n);
             let detail = format!("{address} decrypted message {n} {count} times");
-            self.violation_unless(ViolationKind::DecryptedTwice, detail, known);
+            self.violation(ViolationKind::DecryptedTwice, detail);
         }
         if let Some(info) = self.devices.get(sender) {
             let (account, epoch) = (info.account, info.epoch);

@@ -227,7 +227,6 @@ impl World {
             if self.by_address.contains_key(&e.recipient) {
                 if e.kind == EnvelopeKind::RetryRequest {
                     self.stats.retry_requests += 1;
-                    *self.retries_asked.entry((sender, e.message_id)).or_default() += 1;
                 }
                 self.stats.posted += 1;
                 self.network.post(e, sender);
