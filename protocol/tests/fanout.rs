@@ -957,7 +957,46 @@ fn a_message_refused_on_a_stale_list_is_read_when_offered_again<S: ClientStore>(
     );
 }
 
+/// After a peer reinstalls (new identity at the same address), its previous installation's group
+/// messages are no longer read: the sender keys of a device go with its old identity. (Found by
+/// the simulator.)
+fn group_messages_from_a_previous_installation_are_not_read<S: ClientStore>(mut w: World<S>) {
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    let g = *b"reinstall-group!";
+    for a in [&alice, &bob] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
+    }
+    w.send_group(&alice, g, b"from the old phone");
+    assert_eq!(
+        bodies(&w.deliver_all())[&bob],
+        vec![b"from the old phone".to_vec()]
+    );
+    // One more from the old installation, held back by the network.
+    w.send_group(&alice, g, b"late, from the old phone");
+    let late: Vec<Envelope> = w.relay.fetch(&bob);
+    assert_eq!(late.len(), 1);
+    // Alice reinstalls: a new identity at alice.0; Bob accepts the new key.
+    w.clients.remove(&alice);
+    w.primary("alice");
+    let key = *w.clients[&alice].identity_key();
+    let c = w.clients.get_mut(&bob).unwrap();
+    c.accept_account_key("alice", key).unwrap();
+    c.refresh_devices(&w.relay, "alice", w.now).unwrap();
+    let r = c.receive(&mut w.relay, &late[0], w.now, &mut w.rng);
+    assert!(
+        !matches!(r.received, Received::Message { .. }),
+        "read a message of the previous installation: {:?}",
+        r.received
+    );
+}
+
 both_stores! {
+    group_messages_from_a_previous_installation_are_not_read = 18,
     a_message_refused_on_a_stale_list_is_read_when_offered_again = 17,
     a_group_resend_skips_members_added_since = 16,
     a_message_re_sent_after_a_retry_is_shown_once = 15,

@@ -120,6 +120,7 @@ pub fn run_bytes(data: &[u8]) -> RunReport {
             log: false,
             stop_at_first: true,
             strict: false,
+            transient_attempts: crate::world::TRANSIENT_ATTEMPTS,
         },
     )
 }

@@ -21,6 +21,9 @@ pub struct RunOptions {
     pub stop_at_first: bool,
     /// Report known tandem issues as violations too.
     pub strict: bool,
+    /// How many times the app offers an envelope with a transient failure again (0: it drops
+    /// them, as an app that ignores `ReceiveFailure::is_transient` would).
+    pub transient_attempts: u32,
 }
 
 impl RunOptions {
@@ -31,6 +34,7 @@ impl RunOptions {
             log: false,
             stop_at_first: false,
             strict: false,
+            transient_attempts: crate::world::TRANSIENT_ATTEMPTS,
         }
     }
 }
@@ -67,6 +71,7 @@ pub fn run_trace(seed: u64, trace: &[Event], options: RunOptions) -> RunReport {
     let started = Instant::now();
     let mut world = World::new(seed, options.max_companions, options.log);
     world.set_strict(options.strict);
+    world.set_transient_attempts(options.transient_attempts);
     let mut panicked = None;
     for (i, event) in trace.iter().enumerate() {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| world.apply(i, event))) {

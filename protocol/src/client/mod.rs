@@ -591,17 +591,48 @@ impl<S: ClientStore> Client<S> {
         }
     }
 
+    /// Drops what we hold of a device that left (unlinked, re-keyed, its account re-registered):
+    /// its sessions and its sender keys, so nothing it sent as that installation is read any more.
+    fn forget_device(&mut self, address: &Address) {
+        let _ = self.store.remove_session(address);
+        let distribution_ids: Vec<[u8; 16]> = self
+            .groups
+            .keys()
+            .copied()
+            .chain([Self::status_id(&address.name)])
+            .collect();
+        for id in distribution_ids {
+            if self.store.sender_key(address, &id).ok().flatten().is_some() {
+                let _ = self
+                    .store
+                    .save_sender_key(address, &id, group::SenderKeyRecord::new());
+            }
+        }
+    }
+
     /// Accepts a new account key for `account` (after a re-registration the user confirmed).
+    /// The devices trusted under the old key are forgotten (sessions and sender keys).
     pub fn accept_account_key(&mut self, account: &str, key: PublicKey) -> Result<(), ClientError> {
-        self.accounts.insert(
-            account.to_string(),
-            KnownAccount {
-                view: AccountView::new(key),
-                trusted: Vec::new(),
-                last: None,
-            },
-        );
-        self.in_step(|client| client.save_account(account))
+        self.in_step(|client| {
+            let old: Vec<u32> = client
+                .accounts
+                .get(account)
+                .filter(|known| known.view.account_key() != &key)
+                .map(|known| known.trusted.iter().map(|t| t.device_id).collect())
+                .unwrap_or_default();
+            for device_id in old {
+                client.forget_device(&Address::new(account, device_id));
+            }
+            client.accounts.insert(
+                account.to_string(),
+                KnownAccount {
+                    view: AccountView::new(key),
+                    trusted: Vec::new(),
+                    last: None,
+                },
+            );
+            client.save_account(account)
+        })
     }
 
     /// Sets how long a device list stays valid for companions.
@@ -680,7 +711,7 @@ impl<S: ClientStore> Client<S> {
                 .iter()
                 .any(|t| t.device_id == old.device_id && t.identity_key == old.identity_key);
             if !still {
-                let _ = self.store.remove_session(&Address::new(account, old.device_id));
+                self.forget_device(&Address::new(account, old.device_id));
             }
         }
         known.trusted = set.trusted.clone();
@@ -1556,6 +1587,15 @@ impl<S: ClientStore> Client<S> {
         if served >= MAX_RETRIES || request.message_id != envelope.message_id {
             return Received::Failed(ReceiveFailure::BadRetry);
         }
+        // The key material must be the verified device's: its identity is vouched for by the
+        // account (device list and signed identity); the bundle's signature is checked when the
+        // session is built. Another key is the device as our (possibly stale) list does not know
+        // it — a reinstalled device asking before the directory caught up: unverified, which is
+        // transient; offered again once the list is fresh, it is served. Counted only after this
+        // check, so re-offers do not use up the bound.
+        if request.bundle.identity_key != device.identity_key {
+            return Received::Failed(ReceiveFailure::UnverifiedSender);
+        }
         if let Err(e) = self.store.save_retry_count(
             RetryCounter::Served,
             &envelope.sender,
@@ -1563,12 +1603,6 @@ impl<S: ClientStore> Client<S> {
             served + 1,
         ) {
             return Received::Failed(ReceiveFailure::Store(e.to_string()));
-        }
-        // The key material must be the verified device's: its identity is vouched for by the
-        // account (device list and signed identity); the bundle's signature is checked when the
-        // session is built.
-        if request.bundle.identity_key != device.identity_key {
-            return Received::Failed(ReceiveFailure::BadRetry);
         }
         let Some(sent) = self
             .store

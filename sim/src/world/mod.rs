@@ -32,6 +32,8 @@ mod faults;
 mod groups;
 mod known;
 mod receive;
+
+pub use receive::TRANSIENT_ATTEMPTS;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -132,6 +134,8 @@ pub struct World {
     unread_duplicates: BTreeSet<(DevId, usize)>,
     /// Report known tandem issues as violations too.
     strict: bool,
+    /// How many times a transiently failed envelope is offered again.
+    transient_attempts: u32,
     dir: Option<TempDir>,
     seed: u64,
     max_companions: usize,
@@ -163,6 +167,7 @@ impl World {
             resends: Vec::new(),
             unread_duplicates: BTreeSet::new(),
             strict: false,
+            transient_attempts: TRANSIENT_ATTEMPTS,
             dir: None,
             seed,
             max_companions: max_companions.min(3),
@@ -218,7 +223,12 @@ impl World {
         }
     }
 
-    /// Reports known tandem issues as violations too.
+    /// Sets how many times a transiently failed envelope is offered again.
+    pub fn set_transient_attempts(&mut self, attempts: u32) {
+        self.transient_attempts = attempts;
+    }
+
+    /// Reports known tandem issues as violations too (or not).
     pub fn set_strict(&mut self, strict: bool) {
         self.strict = strict;
     }

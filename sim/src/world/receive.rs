@@ -3,7 +3,8 @@
 use super::*;
 
 /// A transient failure (`ReceiveFailure::is_transient`) is offered again this many times at most.
-const TRANSIENT_ATTEMPTS: u32 = 12;
+/// How many times the app offers a transiently failed envelope again, by default.
+pub const TRANSIENT_ATTEMPTS: u32 = 12;
 /// How long the app waits before offering a kept envelope again.
 const TRANSIENT_WAIT_MS: u64 = 5_000;
 
@@ -59,7 +60,7 @@ impl World {
                 // a bounded number of times.
                 let mut flight = flight;
                 flight.attempts += 1;
-                if flight.attempts > TRANSIENT_ATTEMPTS {
+                if flight.attempts > self.transient_attempts {
                     self.stats.transient_given_up += 1;
                     self.note(|| format!("{address} gave up on a {:?} envelope", flight.envelope.kind));
                 } else {
