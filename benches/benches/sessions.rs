@@ -2,7 +2,9 @@
 //! each step is the sum of the primitives it needs (see `primitives`, same `cargo bench` run).
 //!
 //! - setup: initiator processes a bundle, encrypts the first message, responder decrypts it;
-//! - same direction: one 100-byte message encrypted and decrypted on an established chain;
+//! - same direction: one 100-byte message encrypted and decrypted on an established chain, beside
+//!   its primitive floor measured in the same group (`primitive floor`: the same primitive calls
+//!   on the same sizes through the RustCrypto crates, no tandem code);
 //! - ping-pong: one round trip, each message bringing a DH ratchet step;
 //! - 1 MiB: one 1 MiB message encrypted and decrypted.
 //!
@@ -10,9 +12,15 @@
 //! the session record to each step (`take_session`: moved out, not cloned) and takes the new one
 //! back in the commit.
 
+use aes::Aes256;
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
+use sha2::Sha256;
 use std::hint::black_box;
 use tandem::Address;
 use tandem::crypto::KeyPair;
@@ -164,6 +172,59 @@ fn setup(c: &mut Criterion) {
     g.finish();
 }
 
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// The primitive floor of one message encrypted and decrypted on an established chain, with the
+/// RustCrypto crates directly (no tandem code): per side one chain step (HMAC of 0x01 and 0x02
+/// under the chain key) and one HKDF-SHA256 to 80 bytes ("WhisperMessageKeys"); AES-256-CBC of
+/// the plaintext and back; the message MAC (HMAC over both identity keys and the serialized
+/// message, the size tandem sends) computed and recomputed.
+fn primitive_floor(text: &[u8], chain_key: &[u8; 32]) -> usize {
+    let ids = [[5u8; 33], [6u8; 33]];
+    let side = || {
+        let seed = hmac_parts(chain_key, &[&[0x01]]);
+        let next = hmac_parts(chain_key, &[&[0x02]]);
+        let mut okm = [0u8; 80];
+        let _ = Hkdf::<Sha256>::new(Some(&[0u8; 32]), &seed).expand(b"WhisperMessageKeys", &mut okm);
+        (okm, next)
+    };
+    let (keys, _) = side();
+    let (cipher_key, mac_key, iv) = split_keys(&keys);
+    let ct = cbc::Encryptor::<Aes256>::new(&cipher_key.into(), &iv.into()).encrypt_padded_vec::<Pkcs7>(text);
+    // version byte, ratchet key (33 + 2), counters (2 × 2), ciphertext field (2 + len).
+    let mut serialized = vec![0x33; 1 + 35 + 4 + 2];
+    serialized.extend_from_slice(&ct);
+    let tag = hmac_parts(&mac_key, &[&ids[0], &ids[1], &serialized]);
+    let (keys, _) = side();
+    let (cipher_key, mac_key, iv) = split_keys(&keys);
+    let again = hmac_parts(&mac_key, &[&ids[0], &ids[1], &serialized]);
+    let pt = cbc::Decryptor::<Aes256>::new(&cipher_key.into(), &iv.into())
+        .decrypt_padded_vec::<Pkcs7>(&ct)
+        .unwrap_or_default();
+    pt.len() + usize::from(tag.get(..8) == again.get(..8))
+}
+
+/// Cipher key, MAC key and IV out of the 80 bytes.
+fn split_keys(okm: &[u8; 80]) -> ([u8; 32], [u8; 32], [u8; 16]) {
+    let (c, rest) = okm.split_at(32);
+    let (m, iv) = rest.split_at(32);
+    (
+        c.try_into().unwrap_or([0; 32]),
+        m.try_into().unwrap_or([0; 32]),
+        iv.try_into().unwrap_or([0; 16]),
+    )
+}
+
 fn same_direction(c: &mut Criterion, name: &str, size: usize) {
     let text = vec![7u8; size];
     let mut g = c.benchmark_group(name);
@@ -173,6 +234,10 @@ fn same_direction(c: &mut Criterion, name: &str, size: usize) {
     let (mut a, mut b) = tandem_pair();
     g.bench_function("tandem", |bench| {
         bench.iter(|| deliver(&mut a, &bob(), &mut b, &alice(), black_box(&text)))
+    });
+    let chain_key = [9u8; 32];
+    g.bench_function("primitive floor", |bench| {
+        bench.iter(|| primitive_floor(black_box(&text), black_box(&chain_key)))
     });
     let (mut oa, mut ob) = olm_pair();
     g.bench_function("vodozemac olm", |bench| {
@@ -201,6 +266,26 @@ fn ping_pong(c: &mut Criterion) {
         bench.iter(|| {
             deliver(&mut a, &bob(), &mut b, &alice(), black_box(&text));
             deliver(&mut b, &alice(), &mut a, &bob(), black_box(&text))
+        })
+    });
+    // The DH floor of one round trip: per message, a new ratchet key (a fixed-base scalar
+    // multiplication) and two X25519 agreements (the receiving and the sending chain), with
+    // x25519-dalek directly; plus the same-direction primitive floor for each message.
+    let chain_key = [9u8; 32];
+    g.bench_function("primitive floor", |bench| {
+        bench.iter(|| {
+            let mut n = 0u8;
+            for side in [1u8, 2] {
+                let ours = x25519_dalek::StaticSecret::from([side; 32]);
+                let fresh = x25519_dalek::StaticSecret::from([side.wrapping_add(7); 32]);
+                let fresh_public = x25519_dalek::PublicKey::from(&fresh);
+                let theirs = x25519_dalek::PublicKey::from(black_box([side.wrapping_add(3); 32]));
+                let receiving = ours.diffie_hellman(&theirs);
+                let sending = fresh.diffie_hellman(&theirs);
+                n ^= receiving.as_bytes()[0] ^ sending.as_bytes()[0] ^ fresh_public.as_bytes()[0];
+                n ^= primitive_floor(black_box(&text), black_box(&chain_key)) as u8;
+            }
+            n
         })
     });
     let (mut oa, mut ob) = olm_pair();
