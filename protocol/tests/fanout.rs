@@ -1082,3 +1082,60 @@ fn the_app_keeps_a_message_in_the_same_transaction_as_its_decrypt() {
     w.send(&bob, "alice", b"got it");
     assert_eq!(bodies(&w.deliver_all())[&alice], vec![b"got it".to_vec()]);
 }
+
+/// The outbox: a group send and the application's saving of its envelopes are one transaction.
+/// A crash before the envelopes were saved rolls the send back (the key is not taken as
+/// delivered, so the next send distributes it again); a completed one keeps both. (Found by the
+/// simulator: a sender crashed right after a group send had committed, its envelopes never
+/// left, and later messages went without the key.)
+#[test]
+fn a_send_and_its_outbox_commit_together() {
+    let mut w = sqlite(19, "outbox");
+    let alice = w.primary("alice");
+    let bob = w.primary("bob");
+    let g = *b"outbox-group-001";
+    for a in [&alice, &bob] {
+        w.clients
+            .get_mut(a)
+            .unwrap()
+            .set_group_members(g, &["alice", "bob"])
+            .unwrap();
+    }
+    let c = w.clients.get_mut(&alice).unwrap();
+    c.store_mut()
+        .connection()
+        .execute_batch("CREATE TABLE outbox (envelope BLOB NOT NULL)")
+        .unwrap();
+    // The app dies after the send step, before saving the envelopes: all of it rolls back.
+    let crashed: Result<(), ClientError> = c.atomically(|c| {
+        let report = c.send_group(&mut w.relay, g, b"lost with the crash", w.now, &mut w.rng)?;
+        assert!(report.envelopes.iter().any(|e| e.kind != EnvelopeKind::SenderKey));
+        Err(ClientError::Store("the process died".into()))
+    });
+    assert!(crashed.is_err());
+    // The next send still carries the key (a pairwise distribution), saved with its envelopes.
+    let saved = c
+        .atomically(|c| {
+            let report = c.send_group(&mut w.relay, g, b"sent", w.now, &mut w.rng)?;
+            for e in &report.envelopes {
+                c.store_mut()
+                    .connection()
+                    .execute("INSERT INTO outbox (envelope) VALUES (?1)", [&e.payload])
+                    .map_err(|e| ClientError::Store(e.to_string()))?;
+            }
+            Ok::<_, ClientError>(report)
+        })
+        .unwrap();
+    assert!(
+        saved.envelopes.iter().any(|e| e.kind != EnvelopeKind::SenderKey),
+        "the key goes again: the crashed send was rolled back"
+    );
+    let rows: i64 = c
+        .store_mut()
+        .connection()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows as usize, saved.envelopes.len());
+    w.relay.post(saved.envelopes);
+    assert_eq!(bodies(&w.deliver_all())[&bob], vec![b"sent".to_vec()]);
+}

@@ -827,6 +827,30 @@ impl<S: ClientStore> Client<S> {
         self.store.save_sent_message(&id, &record).map_err(store_err)
     }
 
+    /// Runs `steps` — any client calls, and the application's own writes through
+    /// [`Self::store_mut`] — as one store transaction: committed if `steps` returns `Ok`, rolled
+    /// back (client caches included) if it returns `Err`. The calls inside run as nested steps
+    /// (savepoints in SQLite).
+    ///
+    /// The outbox: a send commits the session advances and `has_key` before the application has
+    /// handed the envelopes to the server; a crash in between would lose them while the client
+    /// believes them sent (a group key it thinks delivered). Saving the envelopes in the
+    /// application's outbox inside the same `atomically` makes the two one: after a crash either
+    /// both are on disk (the outbox is sent on restart) or neither is.
+    pub fn atomically<T, E: From<ClientError>>(
+        &mut self,
+        steps: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.store.begin_step().map_err(|e| E::from(store_err(e)))?;
+        let result = steps(self);
+        let ended = self.store.end_step(result.is_ok());
+        if result.is_err() || ended.is_err() {
+            let _ = self.reload();
+        }
+        ended.map_err(|e| E::from(store_err(e)))?;
+        result
+    }
+
     /// Runs `step` as one store transaction: committed if it succeeds, rolled back if not.
     fn in_step<T>(
         &mut self,
