@@ -1139,3 +1139,27 @@ fn a_send_and_its_outbox_commit_together() {
     w.relay.post(saved.envelopes);
     assert_eq!(bodies(&w.deliver_all())[&bob], vec![b"sent".to_vec()]);
 }
+
+/// A companion linked while the directory still served the older list misses a sibling's sent
+/// copy; once the list is fresh, `resend_to_missing` reaches it.
+#[test]
+fn a_sent_copy_missed_on_a_stale_list_is_re_sent_once_fresh() {
+    let mut w = memory(20);
+    w.primary("alice");
+    let laptop = w.link("alice");
+    w.primary("bob");
+    let before = w.clients[&addr("alice", 0)].device_list().unwrap().to_vec();
+    let tablet = w.link("alice");
+    let fresh = w.clients[&addr("alice", 0)].device_list().unwrap().to_vec();
+    w.relay.set_device_list("alice", &before);
+    let report = w.send(&laptop, "bob", b"to bob");
+    assert!(report.envelopes.iter().all(|e| e.recipient != tablet));
+    w.deliver_all();
+    w.relay.set_device_list("alice", &fresh);
+    let c = w.clients.get_mut(&laptop).unwrap();
+    let again = c
+        .resend_to_missing(&mut w.relay, report.message_id, w.now, &mut w.rng)
+        .unwrap();
+    let to: Vec<Address> = again.envelopes.iter().map(|e| e.recipient.clone()).collect();
+    assert_eq!(to, vec![tablet.clone()], "{:?}", again.devices);
+}
