@@ -167,30 +167,9 @@ pub fn fixture() -> &'static Fixture {
     })
 }
 
-/// Applies the edits of `data` (4 bytes each) to `base`.
-pub fn mutate(base: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = base.to_vec();
-    for edit in data.chunks_exact(4) {
-        let (op, pos, value) = (
-            edit[0] % 6,
-            usize::from(u16::from_le_bytes([edit[1], edit[2]])),
-            edit[3],
-        );
-        let len = out.len();
-        match op {
-            0 if len > 0 => out[pos % len] ^= 1 << (value % 8),
-            1 if len > 0 => out.truncate(pos % len),
-            2 if len > 0 => out[pos % len] = value,
-            3 => out.insert(if len == 0 { 0 } else { pos % (len + 1) }, value),
-            4 if len > 0 => {
-                out.remove(pos % len);
-            }
-            5 => out.push(value),
-            _ => {}
-        }
-    }
-    out
-}
+#[path = "mutate.rs"]
+mod mutate;
+pub use mutate::mutate;
 
 fn input(data: &[u8], genuine: &[u8]) -> Vec<u8> {
     match data.split_first() {

@@ -283,37 +283,9 @@ pub fn sources(to_alice: bool) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn mutate(source: &[u8], edits: &[u8]) -> Vec<u8> {
-    let mut b = source.to_vec();
-    for edit in edits.chunks_exact(4) {
-        let (op, pos, value) = (
-            edit[0],
-            usize::from(u16::from_le_bytes([edit[1], edit[2]])),
-            edit[3],
-        );
-        match op % 6 {
-            0 if !b.is_empty() => {
-                let i = pos % b.len();
-                b[i] ^= 1 << (value % 8);
-            }
-            1 => b.truncate(pos % (b.len() + 1)),
-            2 if !b.is_empty() => {
-                let i = pos % b.len();
-                b[i] = value;
-            }
-            3 => {
-                let i = pos % (b.len() + 1);
-                b.insert(i, value);
-            }
-            4 if !b.is_empty() => {
-                b.remove(pos % b.len());
-            }
-            5 => b.push(value),
-            _ => {}
-        }
-    }
-    b
-}
+#[path = "mutate.rs"]
+mod mutate;
+use mutate::mutate;
 
 /// Whether `bytes`, given to the `prekey` or plain decrypt function, carries genuine message
 /// `g` (see the module docs).
