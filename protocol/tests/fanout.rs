@@ -1163,3 +1163,39 @@ fn a_sent_copy_missed_on_a_stale_list_is_re_sent_once_fresh() {
     let to: Vec<Address> = again.envelopes.iter().map(|e| e.recipient.clone()).collect();
     assert_eq!(to, vec![tablet.clone()], "{:?}", again.devices);
 }
+
+/// The primary trusts the list it signed over an older one the directory still serves: after an
+/// unlink, neither its messages' sent copies nor its self messages (a new app-state key) go to
+/// the unlinked companion, though a stale or withholding directory still lists it. (Found by the
+/// simulator: the key rotated at an unlink was encrypted to the unlinked device.)
+#[test]
+fn an_unlinked_companion_gets_nothing_while_the_directory_still_lists_it() {
+    let mut w = memory(21);
+    let alice = w.primary("alice");
+    let laptop = w.link("alice");
+    let tablet = w.link("alice");
+    w.primary("bob");
+    let before = w.send(&alice, "bob", b"before");
+    assert!(before.envelopes.iter().any(|e| e.recipient == tablet));
+    w.deliver_all();
+    // Alice unlinks the tablet; the directory goes on serving the list that has it.
+    w.now += 1;
+    let c = w.clients.get_mut(&alice).unwrap();
+    c.unlink(tablet.device_id, w.now, &mut w.rng).unwrap();
+    let after = w.send(&alice, "bob", b"after");
+    let to: Vec<&Address> = after.envelopes.iter().map(|e| &e.recipient).collect();
+    assert!(to.contains(&&laptop), "{to:?}");
+    assert!(!to.contains(&&tablet), "{to:?}");
+    let c = w.clients.get_mut(&alice).unwrap();
+    let keys = c
+        .send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::AppStateKeys(b"the rotated key".to_vec()),
+            None,
+            w.now,
+            &mut w.rng,
+        )
+        .unwrap();
+    let to: Vec<&Address> = keys.envelopes.iter().map(|e| &e.recipient).collect();
+    assert_eq!(to, vec![&laptop]);
+}

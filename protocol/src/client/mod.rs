@@ -419,6 +419,29 @@ impl<S: ClientStore> Client<S> {
         self.store.save_local_device(&self.local).map_err(store_err)
     }
 
+    /// The primary's view of its own account takes the list it just signed: the newest there
+    /// is. A directory that still serves an older list (a stale cache, or a server withholding
+    /// the change) is then a rollback and ignored, so the primary never trusts a companion it
+    /// unlinked — `send_to_own_devices` (new app-state keys after an unlink) and fanout leave it
+    /// out at once.
+    fn adopt_own_list(&mut self, list: &[u8]) -> Result<(), ClientError> {
+        let own = self.local.address.name.clone();
+        let mut known = self.accounts.remove(&own).unwrap_or_else(|| KnownAccount {
+            view: AccountView::new(self.identity.public),
+            trusted: Vec::new(),
+            last: None,
+        });
+        let adopted = match known.view.update(list) {
+            Ok(_) | Err(DeviceListError::Rollback) => Ok(()),
+            Err(e) => Err(ClientError::BadDeviceList(own.clone(), e)),
+        };
+        // Verified again at the next lookup, against what the directory serves.
+        known.last = None;
+        self.accounts.insert(own.clone(), known);
+        adopted?;
+        self.save_account(&own)
+    }
+
     /// Writes what we know of `account` (from the cache).
     fn save_account(&mut self, account: &str) -> Result<(), ClientError> {
         let Some(known) = self.accounts.get(account) else {
@@ -490,7 +513,9 @@ impl<S: ClientStore> Client<S> {
                 return Err(ClientError::NotPrimary);
             };
             let approval = primary.approve(&request, now, rng)?;
+            let list = primary.device_list().serialize().to_vec();
             client.save_local()?;
+            client.adopt_own_list(&list)?;
             Ok(approval)
         })
     }
@@ -508,6 +533,7 @@ impl<S: ClientStore> Client<S> {
             };
             let list = primary.unlink(device_id, now, rng)?.serialize().to_vec();
             client.save_local()?;
+            client.adopt_own_list(&list)?;
             Ok(list)
         })
     }
