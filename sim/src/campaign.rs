@@ -180,6 +180,44 @@ impl CampaignReport {
             format!("{} / {}", s.crashes_mid_step, s.crashes_after_step),
         );
         row("restarts from the store", s.restarts.to_string());
+        row(
+            "app state: settings / syncs",
+            format!("{} / {}", s.app_settings, s.app_syncs),
+        );
+        row(
+            "  pushed / pulled / conflicts",
+            format!("{} / {} / {}", s.app_pushed, s.app_received, s.app_conflicts),
+        );
+        row(
+            "  superseded / lost in crashes",
+            format!("{} / {}", s.app_superseded, s.app_pending_lost),
+        );
+        row(
+            "  keys minted / rotations / rekeyed",
+            format!("{} / {} / {}", s.app_keys_minted, s.app_rotations, s.app_rekeyed),
+        );
+        row(
+            "  key shares sent / taken / requests",
+            format!(
+                "{} / {} / {}",
+                s.app_key_shares, s.app_key_shares_taken, s.app_key_requests
+            ),
+        );
+        row(
+            "  restored / snapshot restarts",
+            format!("{} / {}", s.app_restored, s.app_snapshot_resets),
+        );
+        row(
+            "  tampered syncs refused / harmless",
+            format!("{} / {}", s.app_tamper_detected, s.app_tamper_harmless),
+        );
+        row(
+            "photos sent / fetched / refused",
+            format!(
+                "{} / {} / {}",
+                s.photos, s.photos_fetched, s.photos_refused_faulted
+            ),
+        );
         let faults: Vec<String> = s.faults.iter().map(|(k, v)| format!("{k} {v}")).collect();
         row("faults injected", faults.join(", "));
         let failures: Vec<String> = s.failures.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -81,6 +81,18 @@ pub struct Weights {
     pub stale: u32,
     /// Crashes and restarts.
     pub crash: u32,
+    /// Settings changed (app state).
+    pub setting: u32,
+    /// App-state syncs.
+    pub app_sync: u32,
+    /// 1:1 photos.
+    pub photo: u32,
+    /// Group photos.
+    pub group_photo: u32,
+    /// App-state syncs through a tampering server.
+    pub app_tamper: u32,
+    /// Blobs lost or corrupted by the blob store.
+    pub blob_fault: u32,
 }
 
 impl Default for Weights {
@@ -104,6 +116,12 @@ impl Default for Weights {
             reorder: 3,
             stale: 2,
             crash: 3,
+            setting: 5,
+            app_sync: 4,
+            photo: 2,
+            group_photo: 2,
+            app_tamper: 1,
+            blob_fault: 1,
         }
     }
 }
@@ -118,11 +136,25 @@ impl Weights {
         self.reorder = 0;
         self.stale = 0;
         self.crash = 0;
+        self.app_tamper = 0;
+        self.blob_fault = 0;
+        self
+    }
+
+    /// The same mix without app state and media (no settings, syncs, photos or their faults):
+    /// a seed then gives the trace it gave before those events existed.
+    pub fn without_app_state_and_media(mut self) -> Self {
+        self.setting = 0;
+        self.app_sync = 0;
+        self.photo = 0;
+        self.group_photo = 0;
+        self.app_tamper = 0;
+        self.blob_fault = 0;
         self
     }
 
     /// The weights in [`crate::event::KINDS`] order from `link` on (`account` is setup only).
-    pub(crate) fn table(&self) -> [(usize, u32); 18] {
+    pub(crate) fn table(&self) -> [(usize, u32); 24] {
         [
             (1, self.link),
             (2, self.unlink),
@@ -142,6 +174,12 @@ impl Weights {
             (16, self.reorder),
             (17, self.stale),
             (18, self.crash),
+            (19, self.setting),
+            (20, self.app_sync),
+            (21, self.photo),
+            (22, self.group_photo),
+            (23, self.app_tamper),
+            (24, self.blob_fault),
         ]
     }
 }

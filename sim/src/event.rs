@@ -178,10 +178,58 @@ pub enum Event {
         /// Where.
         point: u8,
     },
+    /// A device changes a setting (app state): which action, on which chat and to which value
+    /// follows from `what` (`world/app_state.rs`); with `sync` the device syncs at once, else
+    /// the change waits for its next sync.
+    Setting {
+        /// The device.
+        device: DevRef,
+        /// Chooses the action, its target and its value.
+        what: u16,
+        /// Sync right away.
+        sync: bool,
+    },
+    /// A device syncs its app state with its account's app-state server.
+    AppSync {
+        /// The device.
+        device: DevRef,
+    },
+    /// A 1:1 message with a photo (the next account if `to` is its own).
+    Photo {
+        /// The sending device.
+        from: DevRef,
+        /// The receiving account.
+        to: u16,
+    },
+    /// A group message with a photo; `from` as for [`Event::GroupMessage`].
+    GroupPhoto {
+        /// The group.
+        group: u16,
+        /// The sender, relative to the group's members.
+        from: DevRef,
+    },
+    /// Fault: the device syncs its app state now through a server that tampers with what it
+    /// serves (`attack` picks drop / swap / replay / patch bit flip / snapshot bit flip / old
+    /// snapshot; `n` its argument).
+    AppTamper {
+        /// The device.
+        device: DevRef,
+        /// Which attack.
+        attack: u8,
+        /// Its argument.
+        n: u16,
+    },
+    /// Fault: the blob store loses a photo's blob, or corrupts it.
+    BlobFault {
+        /// Which blob (modulo the intact ones, in the order they were sent).
+        nth: u16,
+        /// Corrupt it (else lose it).
+        corrupt: bool,
+    },
 }
 
 /// The names of the event kinds, in the order of [`Event::kind`].
-pub const KINDS: [&str; 19] = [
+pub const KINDS: [&str; 25] = [
     "account",
     "link",
     "unlink",
@@ -201,6 +249,12 @@ pub const KINDS: [&str; 19] = [
     "reorder",
     "stale",
     "crash",
+    "setting",
+    "app-sync",
+    "photo",
+    "group-photo",
+    "app-tamper",
+    "blob-fault",
 ];
 
 impl Event {
@@ -226,6 +280,12 @@ impl Event {
             Self::Reorder { .. } => 16,
             Self::Stale { .. } => 17,
             Self::Crash { .. } => 18,
+            Self::Setting { .. } => 19,
+            Self::AppSync { .. } => 20,
+            Self::Photo { .. } => 21,
+            Self::GroupPhoto { .. } => 22,
+            Self::AppTamper { .. } => 23,
+            Self::BlobFault { .. } => 24,
         }
     }
 
@@ -236,7 +296,8 @@ impl Event {
 
     /// Whether this event is a fault.
     pub fn is_fault(&self) -> bool {
-        self.kind() >= 12
+        let k = self.kind();
+        (12..=18).contains(&k) || k >= 23
     }
 }
 
@@ -273,6 +334,16 @@ impl fmt::Display for Event {
             Self::Reorder { device, perm } => write!(f, "{name} device={device} perm={perm}"),
             Self::Stale { account, ms } => write!(f, "{name} account={account} ms={ms}"),
             Self::Crash { device, point } => write!(f, "{name} device={device} point={point}"),
+            Self::Setting { device, what, sync } => {
+                write!(f, "{name} device={device} what={what} sync={}", d(sync))
+            }
+            Self::AppSync { device } => write!(f, "{name} device={device}"),
+            Self::Photo { from, to } => write!(f, "{name} from={from} to={to}"),
+            Self::GroupPhoto { group, from } => write!(f, "{name} group={group} from={from}"),
+            Self::AppTamper { device, attack, n } => {
+                write!(f, "{name} device={device} attack={attack} n={n}")
+            }
+            Self::BlobFault { nth, corrupt } => write!(f, "{name} nth={nth} corrupt={}", d(corrupt)),
         }
     }
 }
@@ -393,6 +464,31 @@ impl FromStr for Event {
                 device: f.get("device")?,
                 point: f.get("point")?,
             },
+            "setting" => Self::Setting {
+                device: f.get("device")?,
+                what: f.get("what")?,
+                sync: f.flag("sync")?,
+            },
+            "app-sync" => Self::AppSync {
+                device: f.get("device")?,
+            },
+            "photo" => Self::Photo {
+                from: f.get("from")?,
+                to: f.get("to")?,
+            },
+            "group-photo" => Self::GroupPhoto {
+                group: f.get("group")?,
+                from: f.get("from")?,
+            },
+            "app-tamper" => Self::AppTamper {
+                device: f.get("device")?,
+                attack: f.get("attack")?,
+                n: f.get("n")?,
+            },
+            "blob-fault" => Self::BlobFault {
+                nth: f.get("nth")?,
+                corrupt: f.flag("corrupt")?,
+            },
             other => return Err(format!("{line:?}: unknown event {other:?}")),
         })
     }
@@ -456,5 +552,97 @@ impl fmt::Display for TraceFile {
             writeln!(f, "{e}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// One event of every kind prints and parses back, and `kind` follows [`KINDS`].
+    #[test]
+    fn every_kind_prints_and_parses_back() {
+        let d = DevRef {
+            account: 3,
+            device: 2,
+        };
+        let all = vec![
+            Event::CreateAccount { durable: true },
+            Event::Link {
+                account: 1,
+                durable: false,
+            },
+            Event::Unlink {
+                account: 1,
+                companion: 2,
+            },
+            Event::Reinstall {
+                account: 4,
+                durable: true,
+            },
+            Event::Message { from: d, to: 5 },
+            Event::GroupMessage { group: 2, from: d },
+            Event::CreateGroup {
+                creator: 1,
+                members: vec![2, 3],
+            },
+            Event::AddMember { group: 1, account: 2 },
+            Event::RemoveMember { group: 1, member: 0 },
+            Event::Deliver { device: d, count: 3 },
+            Event::DeliverAll,
+            Event::Tick { ms: 99 },
+            Event::DropAttempt { device: d, nth: 1 },
+            Event::Lose { device: d, nth: 2 },
+            Event::Duplicate { device: d, nth: 3 },
+            Event::Delay {
+                device: d,
+                nth: 4,
+                ms: 5,
+            },
+            Event::Reorder { device: d, perm: 6 },
+            Event::Stale { account: 2, ms: 7 },
+            Event::Crash { device: d, point: 8 },
+            Event::Setting {
+                device: d,
+                what: 1234,
+                sync: true,
+            },
+            Event::AppSync { device: d },
+            Event::Photo { from: d, to: 1 },
+            Event::GroupPhoto { group: 3, from: d },
+            Event::AppTamper {
+                device: d,
+                attack: 4,
+                n: 77,
+            },
+            Event::BlobFault {
+                nth: 9,
+                corrupt: true,
+            },
+        ];
+        assert_eq!(all.len(), KINDS.len());
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e.kind(), i);
+            assert_eq!(e.name(), KINDS[i]);
+            assert_eq!(e.to_string().parse::<Event>().unwrap(), *e, "{e}");
+        }
+        assert_eq!(parse_trace(&format_trace(&all)).unwrap(), all);
+        let faults: Vec<&str> = all.iter().filter(|e| e.is_fault()).map(Event::name).collect();
+        assert_eq!(
+            faults,
+            [
+                "drop",
+                "lose",
+                "dup",
+                "delay",
+                "reorder",
+                "stale",
+                "crash",
+                "app-tamper",
+                "blob-fault"
+            ]
+        );
     }
 }

@@ -150,6 +150,34 @@ fn event_of_kind(kind: usize, rng: &mut ChaCha20Rng, config: &Config) -> Event {
                 rng.random_range(1..=40)
             },
         },
+        19 => Event::Setting {
+            device: device(rng, config),
+            what: rng.random(),
+            sync: rng.random_bool(0.6),
+        },
+        20 => Event::AppSync {
+            device: device(rng, config),
+        },
+        21 => Event::Photo {
+            from: device(rng, config),
+            to: account(rng, config),
+        },
+        22 => Event::GroupPhoto {
+            group: rng.random_range(0..64),
+            from: DevRef {
+                account: rng.random_range(0..64),
+                device: rng.random_range(0..4),
+            },
+        },
+        23 => Event::AppTamper {
+            device: device(rng, config),
+            attack: rng.random_range(0..6),
+            n: rng.random(),
+        },
+        24 => Event::BlobFault {
+            nth: rng.random(),
+            corrupt: rng.random_bool(0.5),
+        },
         _ => Event::Message {
             from: device(rng, config),
             to: account(rng, config),

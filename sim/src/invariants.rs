@@ -24,6 +24,25 @@ pub enum ViolationKind {
     RestartFailed,
     /// Delivering everything did not empty the queues (a retry loop).
     NoQuiesce,
+    /// A device's app state is not what the server's log gives (after a sync), or at the end
+    /// differs from the server's head.
+    AppStateDiverged,
+    /// At the end, a mutation the server acknowledged is not reflected (and no later one
+    /// replaced it).
+    AppStateLost,
+    /// An honest app-state sync failed, or at the end a device still has mutations it never
+    /// pushed.
+    AppStateStuck,
+    /// App-state keys went to a device that is not a live device of the account, or an
+    /// unlinked device holds a key (or an entry under a key) made after its unlink.
+    KeyLeak,
+    /// A sync through a tampering server took in something the server's log does not give, or
+    /// changed the collection it failed on.
+    TamperAccepted,
+    /// A photo read differs from what was sent (pointer or plaintext).
+    MediaWrongContent,
+    /// A photo whose blob is intact could not be fetched or decrypted, or was never fetched.
+    MediaFailed,
 }
 
 impl ViolationKind {
@@ -39,6 +58,13 @@ impl ViolationKind {
             Self::OperationFailed => "operation-failed",
             Self::RestartFailed => "restart-failed",
             Self::NoQuiesce => "no-quiesce",
+            Self::AppStateDiverged => "app-state-diverged",
+            Self::AppStateLost => "app-state-lost",
+            Self::AppStateStuck => "app-state-stuck",
+            Self::KeyLeak => "key-leak",
+            Self::TamperAccepted => "tamper-accepted",
+            Self::MediaWrongContent => "media-wrong-content",
+            Self::MediaFailed => "media-failed",
         }
     }
 }
@@ -138,6 +164,46 @@ pub struct Stats {
     pub excused_lost: u64,
     /// Owed (message, device) pairs excused: the sender was gone.
     pub excused_sender_gone: u64,
+    /// Settings changed (app-state mutations queued).
+    pub app_settings: u64,
+    /// App-state sync passes.
+    pub app_syncs: u64,
+    /// Mutations the server acknowledged.
+    pub app_pushed: u64,
+    /// Changes pulled from other devices.
+    pub app_received: u64,
+    /// Conflicts (409) met while pushing.
+    pub app_conflicts: u64,
+    /// Pending mutations dropped because a later change won.
+    pub app_superseded: u64,
+    /// Pending mutations lost in a crash.
+    pub app_pending_lost: u64,
+    /// App states read back after a restart.
+    pub app_restored: u64,
+    /// App-state keys minted.
+    pub app_keys_minted: u64,
+    /// Key rotations (unlinks).
+    pub app_rotations: u64,
+    /// Values re-written under a new key.
+    pub app_rekeyed: u64,
+    /// Key shares sent.
+    pub app_key_shares: u64,
+    /// Key shares taken in.
+    pub app_key_shares_taken: u64,
+    /// Key requests sent.
+    pub app_key_requests: u64,
+    /// Collections started again from a snapshot (a patch under an expired key).
+    pub app_snapshot_resets: u64,
+    /// Tampered syncs refused (a typed error, state kept).
+    pub app_tamper_detected: u64,
+    /// Tampered syncs that took in nothing forged (the attack missed, or only withheld).
+    pub app_tamper_harmless: u64,
+    /// Photos sent.
+    pub photos: u64,
+    /// Photos fetched and decrypted.
+    pub photos_fetched: u64,
+    /// Photos refused after a blob-store fault (a typed error).
+    pub photos_refused_faulted: u64,
 }
 
 impl Stats {
@@ -179,7 +245,27 @@ impl Stats {
             reinstalls,
             membership_changes,
             excused_lost,
-            excused_sender_gone
+            excused_sender_gone,
+            app_settings,
+            app_syncs,
+            app_pushed,
+            app_received,
+            app_conflicts,
+            app_superseded,
+            app_pending_lost,
+            app_restored,
+            app_keys_minted,
+            app_rotations,
+            app_rekeyed,
+            app_key_shares,
+            app_key_shares_taken,
+            app_key_requests,
+            app_snapshot_resets,
+            app_tamper_detected,
+            app_tamper_harmless,
+            photos,
+            photos_fetched,
+            photos_refused_faulted
         );
         self.max_live_devices = self.max_live_devices.max(o.max_live_devices);
         for (k, v) in &o.faults {

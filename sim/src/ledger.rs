@@ -16,10 +16,14 @@
 //!   A decryption anywhere else — a member added later, a device linked later (there is no
 //!   history sync yet), a removed member, an unlinked device — is a violation.
 //! - **decrypted**: how many times each device decrypted it (more than once is a violation).
+//!
+//! A message with a photo also has a [`MediaRecord`]: the plaintext encrypted, the pointer
+//! sent, and what each device got when it fetched the blob (`world/media.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tandem::Address;
+use tandem::blob::BlobId;
 
 /// A device incarnation: an index into the world's devices (never reused, so a reinstalled
 /// primary at the same address is a different device).
@@ -67,11 +71,28 @@ pub struct MessageRecord {
     pub failed_while_stale: BTreeSet<DevId>,
 }
 
+/// The photo of a message.
+#[derive(Clone, Debug)]
+pub struct MediaRecord {
+    /// The plaintext that was encrypted.
+    pub plaintext: Vec<u8>,
+    /// The pointer sent (the message's attachment).
+    pub pointer: Vec<u8>,
+    /// The blob's id in the blob store.
+    pub blob: BlobId,
+    /// The blob-store fault that hit the blob (`blob-lose`, `blob-corrupt`), if any: the photo
+    /// is then excused (never wrong plaintext, though).
+    pub faulted: Option<&'static str>,
+    /// Per device that fetched it: whether it got the plaintext.
+    pub fetched: BTreeMap<DevId, bool>,
+}
+
 /// Every message of a run.
 #[derive(Debug, Default)]
 pub struct Ledger {
     messages: Vec<MessageRecord>,
     by_id: HashMap<[u8; 16], usize>,
+    media: BTreeMap<usize, MediaRecord>,
 }
 
 impl Ledger {
@@ -106,5 +127,29 @@ impl Ledger {
     /// Every message.
     pub fn all(&self) -> &[MessageRecord] {
         &self.messages
+    }
+
+    /// Records message `n`'s photo.
+    pub fn add_media(&mut self, n: usize, record: MediaRecord) {
+        self.media.insert(n, record);
+    }
+
+    /// Message `n`'s photo, if it has one.
+    pub fn media(&self, n: usize) -> Option<&MediaRecord> {
+        self.media.get(&n)
+    }
+
+    /// Message `n`'s photo, to change.
+    pub fn media_mut(&mut self, n: usize) -> Option<&mut MediaRecord> {
+        self.media.get_mut(&n)
+    }
+
+    /// The numbers of the messages with a photo that `keep` selects, in order.
+    pub fn media_numbers(&self, keep: impl Fn(&MediaRecord) -> bool) -> Vec<usize> {
+        self.media
+            .iter()
+            .filter(|(_, m)| keep(m))
+            .map(|(n, _)| *n)
+            .collect()
     }
 }

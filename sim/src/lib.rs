@@ -26,16 +26,36 @@
 //!   change when a send fails with `AccountKeyChanged` or a receive with `UnverifiedSender`
 //!   turns out to be one (then processes the envelope again), keeps an envelope whose failure is
 //!   transient (`ReceiveFailure::is_transient`) and offers it again later (12 times at most, 5 s
-//!   apart), and sends again after a crash.
+//!   apart), and sends again after a crash that undid the send. It keeps an outbox in the
+//!   device's store, written in the same transaction as the step that made the envelopes
+//!   (`Client::atomically` around a send or re-send, `Client::receive_with` for a receive's
+//!   replies), and hands it to the relay after each step and when it starts again
+//!   ([`store`] states the model): a crash never loses envelopes of a step that committed.
+//!
+//! - App state (spec 08; `world/app_state.rs` states the model): each account has a
+//!   `MemoryAppStateServer`; the primary mints the account's app-state key and shares it with
+//!   its companions as a self message through the simulated network, rotates it when a
+//!   companion is unlinked (rekey, `KeyExpiration`), and a reinstall starts afresh; a device
+//!   lacking a key asks its own devices (`AppStateKeyRequest`). The app persists each device's
+//!   collections and ring (the `persist.rs` encodings) after every sync and key change, beside
+//!   the `SimStore`, and reads them back on a restart; mutations not yet pushed are lost in a
+//!   crash. App state starts at a run's first app-state event.
+//! - Media (spec 07; `world/media.rs`): a photo is encrypted with `tandem::media`, its blob put
+//!   in the world's `MemoryBlobStore`, and its pointer sent with `Client::send_attachment`
+//!   through the ordinary send path; every device that decrypts the message fetches and
+//!   decrypts the blob.
 //!
 //! # Events and faults
 //!
 //! 1:1 and group messages, group creation and membership changes, linking and unlinking
 //! companions, primary reinstalls (a new account key: every old device is gone; peers must be
-//! told — see below), deliveries, time passing; and the faults: failed delivery attempts,
-//! duplicates, delays, reordering, envelopes lost for good ([`network`] states the delivery
-//! model), a stale directory ([`directory`]), and crashes at any store operation of a step with
-//! a restart from the store through `Client::open` ([`store`] states the crash model).
+//! told — see below), deliveries, time passing, settings changed (app state) and app-state
+//! syncs, photos (1:1 and group); and the faults: failed delivery attempts, duplicates, delays,
+//! reordering, envelopes lost for good ([`network`] states the delivery model), a stale
+//! directory ([`directory`]), crashes at any store operation of a step with a restart from the
+//! store through `Client::open` ([`store`] states the crash model), an app-state sync served by
+//! a tampering server (drop / swap / replay / bit flip / old snapshot), and a blob lost or
+//! corrupted by the blob store.
 //!
 //! # Invariants
 //!
@@ -51,11 +71,25 @@
 //!   sender against the current device list);
 //! - no step panics (each is run under `catch_unwind`); sends, group changes and restarts do not
 //!   fail in an honest world.
+//! - app state: after every sync each collection of the device is the state the server's log
+//!   gives at its version; a sync through a tampering server fails with a typed `SyncError`
+//!   and leaves the collection it failed on unchanged, or takes in nothing forged; app-state
+//!   keys are encrypted only to live devices of the account, and an unlinked device never holds
+//!   a key (or an entry under a key) made after its unlink;
+//! - media: the attachment a device reads is the pointer sent, and the photo decrypts to exactly
+//!   the bytes encrypted (the ledger keeps them); it fails — with a typed error, never other
+//!   bytes — only when the blob store lost or corrupted the blob (then the photo, not the
+//!   message, is excused).
 //!
 //! At the end of a run every fault stops (delays and stale answers expire), everything queued is
 //! delivered with re-sends and retries running to their bounds ("quiesce"), then every account
 //! and group sends one more message (a probe: nothing is stuck) which is delivered too; then
 //! every message must have been decrypted on every device that should have it ([`ledger`]).
+//! Then every live device syncs its app state (key requests answered) until nothing changes:
+//! every live device of an account must hold the same five collections as the server's head,
+//! with nothing left pending, and every mutation the server acknowledged must be there unless a
+//! later one (last writer wins, by timestamp) replaced it; every device that decrypted a photo
+//! message must have fetched the photo.
 //!
 //! Known tandem issues (found by this simulator, `world/known.rs`) are counted and tolerated
 //! unless the run is strict, so that a campaign keeps looking for new ones.
@@ -63,11 +97,6 @@
 //! # Not yet simulated (hooks for later)
 //!
 //! The event enum is where these go, with their invariants in [`world`]:
-//! - TODO app-state changes (issue: app-state sync): an event that changes a setting on one
-//!   device, and the invariant that every device of the account converges to the same state.
-//! - TODO media: a message with an attachment (upload to a blob store, the key in the message),
-//!   the invariant that every recipient device can fetch and decrypt it, and a fault that loses
-//!   or corrupts a blob.
 //! - TODO history sync: a device linked later gets the history; then "linked after the message"
 //!   moves from *not entitled* to *owed through history*.
 

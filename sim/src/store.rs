@@ -16,15 +16,27 @@
 //! the step began (a mid-step crash) or the store as it is (after the step) — the memory store
 //! standing in for a durable store whose steps are atomic, so crashes can be tested on every
 //! device without the cost of SQLite.
+//!
+//! # The app's outbox
+//!
+//! The simulated app keeps the envelopes it has to send in an outbox in the same store, written
+//! in the same transaction as the step that made them (`Client::atomically` for sends and
+//! re-sends, `Client::receive_with` for a receive's replies): a crash leaves either the step and
+//! its envelopes or neither. The app hands the outbox to the relay after the step and when it
+//! starts again ([`SimStore::outbox_push`], [`SimStore::outbox_drain`]). In memory the outbox
+//! follows the steps (kept on commit, cut back on a rollback, restored with the snapshot after a
+//! mid-step crash); in SQLite it is a table of the app's own (`sim_outbox`).
 
 use std::cell::Cell;
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 
 use tandem::Address;
+#[cfg(feature = "sqlite")]
+use tandem::client::EnvelopeKind;
 use tandem::client::{
-    DeviceListStore, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord, LocalDeviceStore,
-    ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore,
+    DeviceListStore, Envelope, GroupRecord, GroupStore, KnownAccountRecord, LocalDeviceRecord,
+    LocalDeviceStore, ReceivedMessageStore, RetryCounter, SentMessageRecord, SentMessageStore,
 };
 use tandem::crypto::{KeyPair, PublicKey};
 use tandem::group::SenderKeyRecord;
@@ -68,7 +80,11 @@ pub struct SimStore {
     backend: Backend,
     crash: Cell<CrashState>,
     depth: u32,
-    snapshot: Option<MemoryStore>,
+    snapshot: Option<(MemoryStore, Vec<Envelope>)>,
+    /// The outbox of a memory store.
+    outbox: Vec<Envelope>,
+    /// The outbox's length when each open step began (memory).
+    outbox_marks: Vec<usize>,
 }
 
 fn dead() -> StoreError {
@@ -89,6 +105,10 @@ impl SimStore {
     pub fn sqlite(path: PathBuf, identity: &KeyPair, registration_id: u32) -> Result<Self, StoreError> {
         let store = SqliteStore::create(&path, identity, registration_id, SqliteOptions::default())
             .map_err(StoreError::from)?;
+        store
+            .connection()
+            .execute_batch(OUTBOX_TABLE)
+            .map_err(|e| StoreError(e.to_string()))?;
         Ok(Self::with(Backend::Sqlite { store, path }))
     }
 
@@ -103,6 +123,8 @@ impl SimStore {
             crash: Cell::new(CrashState::Idle),
             depth: 0,
             snapshot: None,
+            outbox: Vec::new(),
+            outbox_marks: Vec::new(),
         }
     }
 
@@ -140,9 +162,13 @@ impl SimStore {
     /// survived. Clears the crash.
     pub fn revive(self) -> Result<Self, StoreError> {
         let kind = self.crashed();
+        let mut outbox = self.outbox;
         let backend = match self.backend {
             Backend::Memory(current) => match (kind, self.snapshot) {
-                (Some(CrashKind::MidStep), Some(snapshot)) => Backend::Memory(snapshot),
+                (Some(CrashKind::MidStep), Some((snapshot, kept))) => {
+                    outbox = kept;
+                    Backend::Memory(snapshot)
+                }
                 _ => Backend::Memory(current),
             },
             #[cfg(feature = "sqlite")]
@@ -154,7 +180,57 @@ impl SimStore {
             }
             Backend::Gone => return Err(StoreError("no store to revive".into())),
         };
-        Ok(Self::with(backend))
+        let mut revived = Self::with(backend);
+        revived.outbox = outbox;
+        Ok(revived)
+    }
+
+    /// Saves envelopes in the app's outbox, inside the open step (a store operation: a planted
+    /// crash can hit it).
+    pub fn outbox_push(&mut self, envelopes: &[Envelope]) -> Result<(), StoreError> {
+        self.tick()?;
+        match &mut self.backend {
+            Backend::Memory(_) => {
+                self.outbox.extend(envelopes.iter().cloned());
+                Ok(())
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { store, .. } => {
+                let conn = store.connection();
+                for e in envelopes {
+                    conn.execute("INSERT INTO sim_outbox (envelope) VALUES (?1)", [encode(e)])
+                        .map_err(|e| StoreError(e.to_string()))?;
+                }
+                Ok(())
+            }
+            Backend::Gone => Err(dead()),
+        }
+    }
+
+    /// Takes everything in the outbox (the app hands it to the relay). Outside any step.
+    pub fn outbox_drain(&mut self) -> Result<Vec<Envelope>, StoreError> {
+        match &mut self.backend {
+            Backend::Memory(_) => Ok(std::mem::take(&mut self.outbox)),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { store, .. } => {
+                let conn = store.connection();
+                let err = |e: rusqlite::Error| StoreError(e.to_string());
+                let mut stmt = conn
+                    .prepare("SELECT envelope FROM sim_outbox ORDER BY seq")
+                    .map_err(err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, Vec<u8>>(0))
+                    .map_err(err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(err)?;
+                drop(stmt);
+                conn.execute("DELETE FROM sim_outbox", []).map_err(err)?;
+                rows.iter()
+                    .map(|b| decode(b).ok_or_else(|| StoreError("a bad outbox row".into())))
+                    .collect()
+            }
+            Backend::Gone => Err(dead()),
+        }
     }
 
     /// Counts one operation when a crash is planted; fails when the process is dead.
@@ -280,18 +356,24 @@ impl StepTransaction for SimStore {
             if let CrashState::Armed(point) = self.crash.get() {
                 self.crash.set(CrashState::Counting { point, ops: 0 });
                 if let Backend::Memory(m) = &self.backend {
-                    self.snapshot = Some(m.clone());
+                    self.snapshot = Some((m.clone(), self.outbox.clone()));
                 }
             }
         }
         write!(self, s => s.begin_step())?;
         self.depth += 1;
+        self.outbox_marks.push(self.outbox.len());
         Ok(())
     }
 
     fn end_step(&mut self, commit: bool) -> Result<(), StoreError> {
         write!(self, s => s.end_step(commit))?;
         self.depth = self.depth.saturating_sub(1);
+        if let Some(mark) = self.outbox_marks.pop() {
+            if !commit {
+                self.outbox.truncate(mark);
+            }
+        }
         if self.depth == 0 && matches!(self.crash.get(), CrashState::Counting { .. }) {
             self.crash.set(CrashState::Crashed(CrashKind::AfterStep));
         }
@@ -374,6 +456,72 @@ impl ReceivedMessageStore for SimStore {
     }
 }
 
+/// The app's outbox table in a durable device's file.
+#[cfg(feature = "sqlite")]
+const OUTBOX_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS sim_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, envelope BLOB NOT NULL)";
+
+/// An outbox row: kind, message id, timestamp, the two addresses, the payload.
+#[cfg(feature = "sqlite")]
+fn encode(e: &Envelope) -> Vec<u8> {
+    let kind = match e.kind {
+        EnvelopeKind::PreKey => 0u8,
+        EnvelopeKind::Whisper => 1,
+        EnvelopeKind::SenderKey => 2,
+        EnvelopeKind::RetryRequest => 3,
+        // A kind this simulator does not know: refused when the outbox is read.
+        _ => u8::MAX,
+    };
+    let mut out = vec![kind];
+    out.extend_from_slice(&e.message_id);
+    out.extend_from_slice(&e.timestamp.to_be_bytes());
+    for a in [&e.sender, &e.recipient] {
+        out.extend_from_slice(&(a.name.len() as u32).to_be_bytes());
+        out.extend_from_slice(a.name.as_bytes());
+        out.extend_from_slice(&a.device_id.to_be_bytes());
+    }
+    out.extend_from_slice(&e.payload);
+    out
+}
+
+/// The inverse of [`encode`].
+#[cfg(feature = "sqlite")]
+fn decode(b: &[u8]) -> Option<Envelope> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = b.split_at_checked(n)?;
+        *b = tail;
+        Some(head)
+    }
+    fn u32_of(b: &mut &[u8]) -> Option<u32> {
+        Some(u32::from_be_bytes(take(b, 4)?.try_into().ok()?))
+    }
+    let mut b = b;
+    let kind = match take(&mut b, 1)?.first()? {
+        0 => EnvelopeKind::PreKey,
+        1 => EnvelopeKind::Whisper,
+        2 => EnvelopeKind::SenderKey,
+        3 => EnvelopeKind::RetryRequest,
+        _ => return None,
+    };
+    let message_id = take(&mut b, 16)?.try_into().ok()?;
+    let timestamp = u64::from_be_bytes(take(&mut b, 8)?.try_into().ok()?);
+    let mut address = || -> Option<Address> {
+        let len = u32_of(&mut b)? as usize;
+        let name = String::from_utf8(take(&mut b, len)?.to_vec()).ok()?;
+        Some(Address::new(name, u32_of(&mut b)?))
+    };
+    let sender = address()?;
+    let recipient = address()?;
+    Some(Envelope {
+        sender,
+        recipient,
+        kind,
+        message_id,
+        timestamp,
+        payload: b.to_vec(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -385,6 +533,7 @@ mod tests {
 
     use rand_chacha::ChaCha20Rng;
     use rand_chacha::rand_core::SeedableRng;
+    use tandem::client::EnvelopeKind;
 
     use super::*;
 
@@ -433,6 +582,66 @@ mod tests {
             let (kind, kept) = step_with_crash(store, 4);
             assert_eq!(kind, Some(CrashKind::AfterStep));
             assert_eq!(kept, Some(key(2).public));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn envelope(n: u8) -> Envelope {
+        Envelope {
+            sender: Address::new("alice", 2),
+            recipient: Address::new("bob", 0),
+            kind: EnvelopeKind::Whisper,
+            message_id: [n; 16],
+            timestamp: 1_760_000_000_000 + u64::from(n),
+            payload: vec![n; usize::from(n)],
+        }
+    }
+
+    /// The outbox commits and rolls back with the step, survives a crash after the step (in the
+    /// file, or the memory that stands for it), is lost with a crash inside it, and reads back
+    /// what was written.
+    #[test]
+    fn the_outbox_follows_the_steps() {
+        let dir = std::env::temp_dir().join(format!("tandem-sim-outbox-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut stores = vec![SimStore::memory(&key(1), 7)];
+        #[cfg(feature = "sqlite")]
+        stores.push(SimStore::sqlite(dir.join("outbox.db"), &key(1), 7).unwrap());
+        for mut store in stores {
+            let durable = store.is_durable();
+            // Rolled back with its step.
+            store.begin_step().unwrap();
+            store.outbox_push(&[envelope(1)]).unwrap();
+            store.end_step(false).unwrap();
+            assert!(store.outbox_drain().unwrap().is_empty(), "{durable}");
+            // Committed with it; a nested step that rolls back keeps the outer one's.
+            store.begin_step().unwrap();
+            store.outbox_push(&[envelope(2)]).unwrap();
+            store.begin_step().unwrap();
+            store.outbox_push(&[envelope(3)]).unwrap();
+            store.end_step(false).unwrap();
+            store.end_step(true).unwrap();
+            assert_eq!(store.outbox_drain().unwrap(), vec![envelope(2)], "{durable}");
+            assert!(store.outbox_drain().unwrap().is_empty(), "{durable}");
+            // A crash right after the step: the restarted app finds it.
+            store.arm_crash(100);
+            store.begin_step().unwrap();
+            store.outbox_push(&[envelope(4), envelope(5)]).unwrap();
+            store.end_step(true).unwrap();
+            assert_eq!(store.crashed(), Some(CrashKind::AfterStep));
+            let mut store = store.revive().unwrap();
+            assert_eq!(
+                store.outbox_drain().unwrap(),
+                vec![envelope(4), envelope(5)],
+                "{durable}"
+            );
+            // A crash inside the step (at the outbox write): nothing of it.
+            store.arm_crash(2);
+            store.begin_step().unwrap();
+            assert!(store.outbox_push(&[envelope(6)]).is_err());
+            assert_eq!(store.crashed(), Some(CrashKind::MidStep));
+            let mut store = store.revive().unwrap();
+            assert!(store.outbox_drain().unwrap().is_empty(), "{durable}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -98,6 +98,7 @@ impl World {
             }
         }
         self.note(|| format!("{name}.0 is device #{d}"));
+        self.app_device_added(account, d, true);
     }
 
     pub(super) fn link(&mut self, account: usize, durable: bool) {
@@ -136,6 +137,7 @@ impl World {
         let d = self.register(account, client, durable);
         self.publish(d);
         self.stats.links += 1;
+        self.app_device_added(account, d, false);
         let a = self.address(d);
         self.note(|| format!("linked {a} (device #{d})"));
     }
@@ -187,7 +189,9 @@ impl World {
         let address = self.address(d);
         self.relay.remove_device(&address);
         self.kill(d);
+        self.app_device_gone(d, true);
         self.stats.unlinks += 1;
+        self.app_unlinked(account);
         self.note(|| format!("unlinked {address} (device #{d})"));
     }
 
@@ -201,7 +205,9 @@ impl World {
             .unwrap_or_default();
         for d in devices {
             self.kill(d);
+            self.app_device_gone(d, false);
         }
+        self.app_reinstalled(account);
         if let Some(a) = self.accounts.get_mut(account) {
             a.epoch += 1;
         }
@@ -225,6 +231,9 @@ impl World {
         match reopened {
             Ok(c) => {
                 self.clients.insert(d, c);
+                self.app_restart(d);
+                // The app starts again: it sends what its outbox holds.
+                self.flush_outbox(d);
             }
             Err(e) => {
                 let a = self.address(d);

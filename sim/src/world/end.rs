@@ -1,4 +1,5 @@
-//! The end of a run: quiesce, probe, and the check that everything owed was decrypted.
+//! The end of a run: quiesce, probe (and settle app state), and the checks that everything owed
+//! was decrypted, that app state converged, and that every photo read is the one sent.
 
 use super::*;
 
@@ -51,6 +52,7 @@ impl World {
             }
         }
         self.quiesce();
+        self.settle_app_state();
     }
 
     /// The end-of-run check: every owed message decrypted on every device that should have it.
@@ -100,6 +102,8 @@ impl World {
         for (detail, known) in missing {
             self.violation_unless(ViolationKind::Missing, detail, known);
         }
+        self.check_app_state();
+        self.check_media();
     }
 
     /// Whether the sender's account was removed from the message's group after sending it: a

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use tandem::Address;
+use tandem::blob::MemoryBlobStore;
 use tandem::client::{
     Client, ClientError, DataMessage, Directory, Envelope, EnvelopeKind, MemoryRelay, ReceiveFailure,
     Received, SendReport,
@@ -26,11 +27,13 @@ use crate::ledger::{DevId, Ledger, MessageRecord};
 use crate::network::{InFlight, Network};
 use crate::store::{CrashKind, SimStore};
 
+mod app_state;
 mod devices;
 mod end;
 mod faults;
 mod groups;
 mod known;
+mod media;
 mod receive;
 
 pub use receive::TRANSIENT_ATTEMPTS;
@@ -132,6 +135,10 @@ pub struct World {
     resends: Vec<Resend>,
     /// Group envelopes a device was told were duplicates of a message it never read.
     unread_duplicates: BTreeSet<(DevId, usize)>,
+    /// App state: each account's server, each device's app state and what the app persisted.
+    app: app_state::AppWorld,
+    /// The blob store (the media server), one for the world.
+    blobs: MemoryBlobStore,
     /// Report known tandem issues as violations too.
     strict: bool,
     /// How many times a transiently failed envelope is offered again.
@@ -166,6 +173,8 @@ impl World {
             known_epoch: BTreeMap::new(),
             resends: Vec::new(),
             unread_duplicates: BTreeSet::new(),
+            app: app_state::AppWorld::default(),
+            blobs: MemoryBlobStore::new(),
             strict: false,
             transient_attempts: TRANSIENT_ATTEMPTS,
             dir: None,
@@ -440,6 +449,12 @@ impl World {
                     }
                 }
             }
+            Event::Setting { device, what, sync } => self.setting(*device, *what, *sync),
+            Event::AppSync { device } => self.app_sync(*device),
+            Event::Photo { from, to } => self.photo(*from, *to),
+            Event::GroupPhoto { group, from } => self.group_photo(*group, *from),
+            Event::AppTamper { device, attack, n } => self.app_tamper(*device, *attack, *n),
+            Event::BlobFault { nth, corrupt } => self.blob_fault(*nth, *corrupt),
         }
         self.stats.max_live_devices = self.stats.max_live_devices.max(self.clients.len() as u64);
     }

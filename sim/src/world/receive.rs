@@ -33,28 +33,44 @@ impl World {
     pub(super) fn receive(&mut self, d: DevId, flight: InFlight, first: bool) {
         let address = self.address(d);
         let envelope = flight.envelope.clone();
-        let Some(receipt) = self.with_client(d, |c, dir, rng, now| c.receive(dir, &envelope, now, rng))
-        else {
+        // The receive and the app's saving of its replies in the outbox are one transaction.
+        let Some(result) = self.with_client(d, |c, dir, rng, now| {
+            c.receive_with(dir, &envelope, now, rng, |receipt, store| {
+                store.outbox_push(&receipt.replies)
+            })
+        }) else {
             return;
         };
         self.stats.delivered += 1;
         let crash = self.crashed(d);
+        let receipt = match (result, crash) {
+            (Ok(receipt), _) => Some(receipt),
+            (Err(_), Some(_)) => None,
+            (Err(e), None) => {
+                self.violation(
+                    ViolationKind::OperationFailed,
+                    format!("{address} receiving: {e}"),
+                );
+                return;
+            }
+        };
         // After a crash mid-step nothing happened; right after the step, the app saw the
         // result (and kept a decrypted message) but asks nothing more of the dead process.
-        let next = match crash {
-            Some(CrashKind::MidStep) => Next::Ack,
-            _ => self.handle(d, &flight, &receipt.received, first && crash.is_none()),
+        let next = match (crash, &receipt) {
+            (Some(CrashKind::MidStep), _) | (_, None) => Next::Ack,
+            (_, Some(receipt)) => self.handle(d, &flight, &receipt.received, first && crash.is_none()),
         };
         match (crash, next) {
             (Some(kind), _) => {
-                // Not acknowledged: the relay delivers it again after the restart.
+                // Not acknowledged: the relay delivers it again after the restart (which sends
+                // the outbox).
                 self.count_crash(kind);
                 self.note(|| format!("{address} crashed ({kind:?}) receiving; restarts"));
                 self.network.put_back(&address, flight);
                 self.restart(d);
             }
-            (None, Next::Ack) => self.post(d, receipt.replies),
-            (None, Next::Done) => {}
+            (None, Next::Ack) => self.flush_outbox(d),
+            (None, Next::Done) => self.flush_outbox(d),
             (None, Next::Keep) => {
                 // A transient failure: the app keeps the envelope and offers it again later,
                 // a bounded number of times.
@@ -68,7 +84,7 @@ impl World {
                     flight.hold_until = self.clock.now() + TRANSIENT_WAIT_MS;
                     self.network.put_back(&address, flight);
                 }
-                self.post(d, receipt.replies);
+                self.flush_outbox(d);
             }
         }
     }
@@ -79,7 +95,9 @@ impl World {
         match received {
             Received::Message { from, message } | Received::SentCopy { from, message, .. } => {
                 self.decrypted(d, from, message);
+                self.media_received(d, message);
             }
+            Received::FromOwnDevice { from, message } => self.own_device_message(d, from, message),
             Received::GroupKey { .. } => {
                 if let Some(info) = self.devices.get(flight.sender) {
                     let (account, epoch) = (info.account, info.epoch);

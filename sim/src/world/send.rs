@@ -2,40 +2,46 @@
 //! the re-sends it triggers.
 
 use super::*;
+use tandem::client::SelfMessage;
 
 impl World {
     pub(super) fn message(&mut self, from: DevRef, to: u16) {
-        let Some(d) = self.resolve(from) else { return };
-        let Some(mut to) = self.account_index(to) else {
-            return;
-        };
+        if let Some((d, to)) = self.direct_target(from, to) {
+            self.send_direct(d, to, false);
+        }
+    }
+
+    pub(super) fn group_message(&mut self, group: u16, from: DevRef) {
+        if let Some((d, g)) = self.group_sender(group, from) {
+            self.send_to_group(d, g, false);
+        }
+    }
+
+    /// The sending device and the receiving account of a 1:1 event (the next account if `to`
+    /// is the sender's own).
+    pub(super) fn direct_target(&self, from: DevRef, to: u16) -> Option<(DevId, usize)> {
+        let d = self.resolve(from)?;
+        let mut to = self.account_index(to)?;
         let own = self.devices.get(d).map_or(0, |i| i.account);
         if to == own {
             to = (to + 1) % self.accounts.len();
             if to == own {
-                return;
+                return None;
             }
         }
-        self.send_direct(d, to, false);
+        Some((d, to))
     }
 
-    pub(super) fn group_message(&mut self, group: u16, from: DevRef) {
-        let Some(g) = self.group_index(group) else { return };
-        let members: Vec<usize> = self
-            .groups
-            .get(g)
-            .map(|x| x.members.iter().copied().collect())
-            .unwrap_or_default();
+    /// The sending device and the group of a group event: `from.account` indexes the group's
+    /// members.
+    pub(super) fn group_sender(&self, group: u16, from: DevRef) -> Option<(DevId, usize)> {
+        let g = self.group_index(group)?;
+        let members: Vec<usize> = self.groups.get(g)?.members.iter().copied().collect();
         if members.is_empty() {
-            return;
+            return None;
         }
-        let Some(&account) = members.get(usize::from(from.account) % members.len()) else {
-            return;
-        };
-        let Some(d) = self.device_of(account, from.device) else {
-            return;
-        };
-        self.send_to_group(d, g, false);
+        let account = *members.get(usize::from(from.account) % members.len())?;
+        Some((self.device_of(account, from.device)?, g))
     }
 
     pub(super) fn send_direct(&mut self, d: DevId, to: usize, probe: bool) {
@@ -85,14 +91,28 @@ impl World {
     ) {
         let from = self.address(d);
         for _ in 0..ATTEMPTS {
-            let Some(result) = self.with_client(d, |c, dir, rng, now| op(c, dir, rng, now, &body)) else {
+            // The send and the app's saving of its envelopes are one transaction (the outbox).
+            let Some(result) = self.with_client(d, |c, dir, rng, now| {
+                c.atomically(|c| {
+                    let report = op(c, dir, rng, now, &body)?;
+                    c.store_mut()
+                        .outbox_push(&report.envelopes)
+                        .map_err(|e| ClientError::Store(e.to_string()))?;
+                    Ok::<_, ClientError>(report)
+                })
+            }) else {
                 return;
             };
             match (result, self.crashed(d)) {
-                (Ok(_), Some(CrashKind::AfterStep)) => {
+                (Ok(report), Some(CrashKind::AfterStep)) => {
+                    // The send and its outbox are on disk: the restarted app sends the outbox.
                     self.stats.crashes_after_step += 1;
-                    self.note(|| format!("{from} crashed after the send committed; the app sends again"));
+                    self.note(|| {
+                        format!("{from} crashed after the send committed; its outbox goes on restart")
+                    });
                     self.restart(d);
+                    self.record_send(d, audience, group, body, probe, report);
+                    return;
                 }
                 (Err(e), Some(kind)) => {
                     self.count_crash(kind);
@@ -101,6 +121,7 @@ impl World {
                 }
                 (Ok(report), _) => {
                     self.record_send(d, audience, group, body, probe, report);
+                    self.flush_outbox(d);
                     return;
                 }
                 (Err(ClientError::AccountKeyChanged(name)), None) => {
@@ -122,6 +143,73 @@ impl World {
             }
         }
         self.note(|| format!("{from} gave up sending"));
+    }
+
+    /// Sends a self message (`send_to_own_devices`) with the app's outbox and retry loop (a
+    /// crash that undid it: restart, send again; one after it committed: the restarted app sends
+    /// the outbox). The report, if it was sent.
+    pub(super) fn send_self(
+        &mut self,
+        from: DevId,
+        message: &SelfMessage,
+        only: Option<u32>,
+    ) -> Option<SendReport> {
+        let address = self.address(from);
+        for _ in 0..ATTEMPTS {
+            let result = self.with_client(from, |c, dir, rng, now| {
+                c.atomically(|c| {
+                    let report = c.send_to_own_devices(dir, message, only, now, rng)?;
+                    c.store_mut()
+                        .outbox_push(&report.envelopes)
+                        .map_err(|e| ClientError::Store(e.to_string()))?;
+                    Ok::<_, ClientError>(report)
+                })
+            })?;
+            match (result, self.crashed(from)) {
+                (Ok(report), Some(CrashKind::AfterStep)) => {
+                    self.count_crash(CrashKind::AfterStep);
+                    self.restart(from);
+                    return Some(report);
+                }
+                (_, Some(kind)) => {
+                    self.count_crash(kind);
+                    self.restart(from);
+                }
+                (Ok(report), None) => {
+                    self.flush_outbox(from);
+                    return Some(report);
+                }
+                (Err(e), None) => {
+                    let stale = self.devices.get(from).is_some_and(|i| self.stale_now(i.account));
+                    self.note(|| format!("{address} could not send to its own devices: {e}"));
+                    if !stale {
+                        self.violation(
+                            ViolationKind::OperationFailed,
+                            format!("{address} sending to its own devices: {e}"),
+                        );
+                    }
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Hands a device's outbox to the relay (after a step, and when the app starts again).
+    pub(super) fn flush_outbox(&mut self, d: DevId) {
+        let Some(client) = self.clients.get_mut(&d) else {
+            return;
+        };
+        match client.store_mut().outbox_drain() {
+            Ok(envelopes) => self.post(d, envelopes),
+            Err(e) => {
+                let a = self.address(d);
+                self.violation(
+                    ViolationKind::OperationFailed,
+                    format!("{a}: reading the outbox: {e}"),
+                );
+            }
+        }
     }
 
     pub(super) fn count_crash(&mut self, kind: CrashKind) {
@@ -190,7 +278,8 @@ impl World {
         }
     }
 
-    /// Posts a send's envelopes and checks whom it encrypted to.
+    /// Checks whom a send encrypted to and notes whom it addressed (its envelopes go out through
+    /// the outbox: [`Self::flush_outbox`]).
     pub(super) fn after_send(&mut self, d: DevId, number: usize, report: SendReport) {
         let accounts: BTreeSet<usize> = report
             .envelopes
@@ -205,7 +294,6 @@ impl World {
             m.addressed
                 .extend(report.envelopes.iter().map(|e| e.recipient.clone()));
         }
-        self.post(d, report.envelopes);
     }
 
     /// Whether live required devices of a message were not addressed (what the relay reports
@@ -260,15 +348,26 @@ impl World {
                 continue;
             }
             r.attempts += 1;
-            let result = self.with_client(sender, |c, dir, rng, now| c.resend_to_missing(dir, id, now, rng));
+            let result = self.with_client(sender, |c, dir, rng, now| {
+                c.atomically(|c| {
+                    let report = c.resend_to_missing(dir, id, now, rng)?;
+                    c.store_mut()
+                        .outbox_push(&report.envelopes)
+                        .map_err(|e| ClientError::Store(e.to_string()))?;
+                    Ok::<_, ClientError>(report)
+                })
+            });
             let from = self.address(sender);
-            match (result, self.crashed(sender)) {
+            let crash = self.crashed(sender);
+            if let Some(kind) = crash {
+                self.count_crash(kind);
+                // After the step committed, the restarted app sends the outbox.
+                self.restart(sender);
+            }
+            match (result, crash) {
                 (None, _) => continue,
-                (Some(Ok(_)), Some(kind)) | (Some(Err(_)), Some(kind)) => {
-                    self.count_crash(kind);
-                    self.restart(sender);
-                }
-                (Some(Ok(report)), None) => {
+                (Some(Err(_)), Some(_)) => {}
+                (Some(Ok(report)), None | Some(CrashKind::AfterStep)) => {
                     self.stats.resends += 1;
                     let mut now_live = self.live_devices_of(&audience);
                     now_live.remove(&sender);
@@ -280,7 +379,9 @@ impl World {
                     let number = r.message;
                     self.note(|| format!("{from} re-sent message {number} to {n} missing devices"));
                     self.after_send(sender, r.message, report);
+                    self.flush_outbox(sender);
                 }
+                (Some(Ok(_)), Some(CrashKind::MidStep)) => {}
                 (Some(Err(ClientError::AccountKeyChanged(name))), None) => {
                     self.accept_key_change(sender, &name);
                 }

@@ -273,3 +273,338 @@ fn a_crash_at_any_point_of_a_group_send_or_receive_loses_nothing() {
         }
     }
 }
+
+// ---- App state and media ----
+
+fn dev(account: u16, device: u8) -> DevRef {
+    DevRef { account, device }
+}
+
+/// a0 (a primary and one companion) and a1; app state started by a sync of a0.0 (the keys
+/// reach a0.1), then a setting on a0.1 (a mute of chat a0, synced at once).
+fn app_world() -> World {
+    let mut w = World::new(3, 3, true);
+    w.apply(0, &Event::CreateAccount { durable: false });
+    w.apply(
+        1,
+        &Event::Link {
+            account: 0,
+            durable: false,
+        },
+    );
+    w.apply(2, &Event::CreateAccount { durable: false });
+    w.apply(3, &Event::AppSync { device: dev(0, 0) });
+    w.apply(3, &Event::DeliverAll);
+    w.apply(
+        3,
+        &Event::Setting {
+            device: dev(0, 1),
+            what: 0,
+            sync: true,
+        },
+    );
+    w
+}
+
+fn mute_index() -> (tandem::app_state::CollectionName, Vec<String>) {
+    (
+        tandem::app_state::CollectionName::RegularHigh,
+        vec!["mute".to_string(), "a0".to_string()],
+    )
+}
+
+#[test]
+fn a_setting_reaches_every_device_and_an_altered_device_is_caught() {
+    use tandem::app_state::{CollectionName, CollectionState};
+    let mut w = app_world();
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert!(
+        w.stats.app_pushed >= 1 && w.stats.app_key_shares_taken >= 1,
+        "{:?}",
+        w.stats
+    );
+    let (coll, index) = mute_index();
+    let on_primary = w.app.devices[&0].sync.collection(coll).get(&index).cloned();
+    assert!(on_primary.is_some(), "the primary has the companion's mute");
+    // The primary's copy of the collection is altered behind tandem's back.
+    w.app
+        .devices
+        .get_mut(&0)
+        .unwrap()
+        .sync
+        .restore(CollectionState::new(CollectionName::RegularHigh));
+    w.check_app_state();
+    assert!(
+        has(&w, ViolationKind::AppStateDiverged, "a0.0: regular_high"),
+        "{:?}",
+        w.violations
+    );
+}
+
+#[test]
+fn an_acknowledged_change_that_is_not_reflected_is_caught() {
+    let mut w = app_world();
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    // The checker is told of a later acknowledged value the server never got.
+    let key = mute_index();
+    let acc = w.app.accounts.get_mut(&0).unwrap();
+    let (ts, mut value) = acc.acked[&key].clone();
+    value.timestamp = Some(ts + 1);
+    acc.acked.insert(key, (ts + 1, value));
+    w.check_app_state();
+    assert!(
+        has(&w, ViolationKind::AppStateLost, "overwritten by an older value"),
+        "{:?}",
+        w.violations
+    );
+}
+
+#[test]
+fn an_unlink_rotates_the_key_and_an_unlinked_device_with_a_later_key_is_caught() {
+    let mut w = app_world();
+    w.apply(
+        4,
+        &Event::Link {
+            account: 0,
+            durable: false,
+        },
+    );
+    w.apply(
+        5,
+        &Event::Unlink {
+            account: 0,
+            companion: 0,
+        },
+    );
+    w.apply(
+        6,
+        &Event::Setting {
+            device: dev(0, 0),
+            what: 2,
+            sync: true,
+        },
+    );
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.stats.app_rotations, 1);
+    // The unlinked companion (device #1) read nothing made after its unlink; now it is given
+    // the new key behind tandem's back.
+    let new_key = w.app.devices[&0].ring.sending_key().unwrap().clone();
+    let (zombie, _) = w.app.unlinked.get_mut(&1).unwrap();
+    assert!(zombie.ring.get(&new_key.id()).is_none());
+    zombie.ring.insert(new_key).unwrap();
+    w.check_app_state();
+    assert!(
+        has(&w, ViolationKind::KeyLeak, "a0.1, unlinked at step 5"),
+        "{:?}",
+        w.violations
+    );
+}
+
+/// a0.0 sets two mutes (two patches); a0.1 syncs through a server that replays the first.
+#[test]
+fn a_tampered_sync_is_refused_and_the_device_converges_later() {
+    let mut w = app_world();
+    for (step, what) in [(4, 8), (5, 16)] {
+        w.apply(
+            step,
+            &Event::Setting {
+                device: dev(0, 0),
+                what,
+                sync: true,
+            },
+        );
+    }
+    let before = w.app.devices[&1].sync.clone();
+    w.apply(
+        6,
+        &Event::AppTamper {
+            device: dev(0, 1),
+            attack: 2,
+            n: 0,
+        },
+    );
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.stats.app_tamper_detected, 0, "armed for the next sync");
+    w.apply(7, &Event::AppSync { device: dev(0, 1) });
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.stats.app_tamper_detected, 1, "{:?}", w.log());
+    assert_eq!(w.app.devices[&1].sync, before, "the refused sync changed nothing");
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+}
+
+#[test]
+fn a_forged_state_taken_in_is_caught() {
+    use tandem::app_state::{Attack, CollectionName, CollectionState};
+    let mut w = app_world();
+    w.apply(
+        4,
+        &Event::Setting {
+            device: dev(0, 0),
+            what: 8,
+            sync: true,
+        },
+    );
+    w.apply(5, &Event::AppSync { device: dev(0, 1) });
+    let before = w.app.devices[&1].sync.clone();
+    let name = CollectionName::RegularHigh;
+    assert_eq!(before.collection(name).version(), 2);
+    // Version 2's entries claiming to be version 1.
+    let mut bytes = before.collection(name).to_bytes();
+    let at = 2 + name.as_str().len();
+    bytes[at..at + 8].copy_from_slice(&1u64.to_be_bytes());
+    let mut after = before.clone();
+    after.restore(CollectionState::from_bytes(&bytes).unwrap());
+    w.check_honest(1, &before, &after, None, Some(&Attack::DropPatch(0)));
+    assert!(
+        has(&w, ViolationKind::TamperAccepted, "regular_high at version 1"),
+        "{:?}",
+        w.violations
+    );
+}
+
+#[test]
+fn app_state_comes_back_after_a_restart_and_unpushed_changes_are_lost() {
+    let mut w = app_world();
+    w.apply(
+        4,
+        &Event::Setting {
+            device: dev(0, 1),
+            what: 2,
+            sync: false,
+        },
+    );
+    w.apply(
+        5,
+        &Event::Crash {
+            device: dev(0, 1),
+            point: 0,
+        },
+    );
+    assert_eq!(w.stats.app_pending_lost, 1);
+    assert_eq!(w.stats.app_restored, 1);
+    let (coll, index) = mute_index();
+    assert!(
+        w.app.devices[&1].sync.collection(coll).get(&index).is_some(),
+        "the synced mute was read back"
+    );
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+}
+
+/// A photo from a0.0 to a1 (a0.1 gets the sent copy).
+fn photo_world() -> World {
+    let mut w = World::new(4, 3, true);
+    w.apply(0, &Event::CreateAccount { durable: false });
+    w.apply(
+        1,
+        &Event::Link {
+            account: 0,
+            durable: false,
+        },
+    );
+    w.apply(2, &Event::CreateAccount { durable: false });
+    w.apply(
+        3,
+        &Event::Photo {
+            from: dev(0, 0),
+            to: 1,
+        },
+    );
+    w
+}
+
+#[test]
+fn a_photo_reaches_every_device_and_a_faulted_blob_is_excused() {
+    let mut w = photo_world();
+    w.deliver_all();
+    assert_eq!(w.stats.photos_fetched, 2, "a1.0 and a0.1");
+    w.apply(
+        4,
+        &Event::GroupPhoto {
+            group: 0,
+            from: dev(0, 0),
+        },
+    );
+    w.apply(
+        4,
+        &Event::CreateGroup {
+            creator: 0,
+            members: vec![1],
+        },
+    );
+    w.apply(
+        5,
+        &Event::GroupPhoto {
+            group: 0,
+            from: dev(0, 1),
+        },
+    );
+    w.apply(
+        6,
+        &Event::BlobFault {
+            nth: 1,
+            corrupt: true,
+        },
+    );
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.stats.photos, 2);
+    assert_eq!(
+        w.stats.photos_refused_faulted, 2,
+        "a0.0 and a1.0 refuse the corrupt one"
+    );
+    assert_eq!(w.stats.faults.get("blob-corrupt"), Some(&1));
+}
+
+#[test]
+fn a_photo_read_as_other_bytes_or_failing_unexcused_is_caught() {
+    let mut w = photo_world();
+    // The ledger remembers other plaintext than was encrypted.
+    w.ledger.media_mut(0).unwrap().plaintext.push(0);
+    w.deliver_all();
+    assert!(
+        has(&w, ViolationKind::MediaWrongContent, "other bytes"),
+        "{:?}",
+        w.violations
+    );
+    // A blob corrupted without the fault's bookkeeping: nothing excuses the failure.
+    w.apply(
+        4,
+        &Event::Photo {
+            from: dev(0, 0),
+            to: 1,
+        },
+    );
+    let blob = w.ledger.media(1).unwrap().blob;
+    w.blobs.tamper(&blob, |b| b[0] ^= 1).unwrap();
+    w.deliver_all();
+    assert!(
+        has(&w, ViolationKind::MediaFailed, "intact photo failed"),
+        "{:?}",
+        w.violations
+    );
+}
+
+/// Found with app state and fixed in tandem: after an unlink while the directory serves the old
+/// list, the primary encrypted the new key to the unlinked companion. Replayed strictly.
+#[test]
+fn the_key_to_unlinked_device_issue_stays_fixed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/fixed-app-state-keys-to-unlinked-device.trace");
+    let file = crate::event::TraceFile::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let options = crate::run::RunOptions {
+        max_companions: file.devices.clamp(1, 4) - 1,
+        log: false,
+        stop_at_first: false,
+        strict: true,
+        transient_attempts: TRANSIENT_ATTEMPTS,
+    };
+    let report = crate::run::run_trace(file.seed, &file.events, options);
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert_eq!(report.stats.app_rotations, 1);
+    assert!(report.stats.faults.contains_key("stale"));
+}
