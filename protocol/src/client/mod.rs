@@ -844,13 +844,43 @@ impl<S: ClientStore> Client<S> {
             Conversation::Group(g) => self.groups.get(g).map(|g| g.members.clone()).unwrap_or_default(),
             Conversation::Direct(_) => BTreeSet::new(),
         };
-        let record = SentMessageRecord {
+        let mut record = SentMessageRecord {
             conversation,
             message,
             recipients,
             members,
+            account_keys: BTreeMap::new(),
         };
+        self.note_account_keys(&mut record);
         self.store.save_sent_message(&id, &record).map_err(store_err)
+    }
+
+    /// Records, for each account a sent message was encrypted to and not yet noted, the account
+    /// key we hold for it now (the installation it went to).
+    fn note_account_keys(&self, record: &mut SentMessageRecord) {
+        for r in &record.recipients {
+            if let Some(known) = self.accounts.get(&r.name) {
+                record
+                    .account_keys
+                    .entry(r.name.clone())
+                    .or_insert(*known.view.account_key());
+            }
+        }
+    }
+
+    /// Whether a sent message may still be encrypted to `account`'s devices: only while we hold
+    /// the account key it was first encrypted under (never to a later installation: accepting a
+    /// new account key must not hand it messages sent before). An account it never reached yet
+    /// is open.
+    fn same_installation(&self, sent: &SentMessageRecord, account: &str) -> bool {
+        match (
+            sent.account_keys.get(account),
+            self.accounts.get(account).map(|k| k.view.account_key()),
+        ) {
+            (None, _) => true,
+            (Some(then), Some(now)) => then == now,
+            (Some(_), None) => false,
+        }
     }
 
     /// Runs `steps` — any client calls, and the application's own writes through
@@ -1105,6 +1135,10 @@ impl<S: ClientStore> Client<S> {
         };
         for (account, content) in accounts {
             let DeviceSet { trusted, refused } = self.refresh_devices(directory, &account, now)?;
+            if !self.same_installation(&sent, &account) {
+                // The account was reinstalled since: its new devices never get this message.
+                continue;
+            }
             for (device_id, why) in refused {
                 report.devices.push((
                     Address::new(account.clone(), device_id),
@@ -1124,6 +1158,7 @@ impl<S: ClientStore> Client<S> {
         }
         sent.recipients
             .extend(report.envelopes.iter().map(|e| e.recipient.clone()));
+        self.note_account_keys(&mut sent);
         self.store
             .save_sent_message(&message_id, &sent)
             .map_err(store_err)?;
@@ -1659,9 +1694,13 @@ impl<S: ClientStore> Client<S> {
             .sent_message(&request.message_id)
             .ok()
             .flatten()
-            .filter(|m| m.recipients.contains(&envelope.sender))
+            .filter(|m| {
+                m.recipients.contains(&envelope.sender) && self.same_installation(m, &envelope.sender.name)
+            })
             .map(|m| (m.conversation, m.message))
         else {
+            // Not sent to that device, or sent to a previous installation of its account (a
+            // reinstall since, whose new key we accepted): never re-encrypted to the new one.
             return Received::Failed(ReceiveFailure::BadRetry);
         };
         let to = envelope.sender.clone();

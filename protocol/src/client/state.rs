@@ -20,8 +20,8 @@ use crate::linking::{LinkedDevice, PrimaryAccount};
 use crate::store::StoreError;
 use crate::store::serialize::{RecordError, decode_canonical, public_key, required};
 use crate::wire::proto::{
-    AddressRecordProto, GroupRecordProto, KeyHolderRecordProto, KnownAccountRecordProto,
-    LocalDeviceRecordProto, SentMessageRecordProto, TrustedDeviceRecordProto,
+    AccountKeyRecordProto, AddressRecordProto, GroupRecordProto, KeyHolderRecordProto,
+    KnownAccountRecordProto, LocalDeviceRecordProto, SentMessageRecordProto, TrustedDeviceRecordProto,
 };
 use prost::Message;
 
@@ -86,6 +86,9 @@ pub struct SentMessageRecord {
     /// For a group message, the group's members when it was sent: a re-send goes only to those
     /// still members (never to members added since). Empty for 1:1 messages.
     pub members: BTreeSet<String>,
+    /// The account key we held for each account it was encrypted to: a re-send or a served
+    /// retry goes only to the installation it was sent to, never to a later one (spec 05.7).
+    pub account_keys: BTreeMap<String, PublicKey>,
 }
 
 /// Which retry counter: requests we made, or requests we served.
@@ -320,6 +323,14 @@ pub fn encode_sent_message(record: &SentMessageRecord) -> Vec<u8> {
             })
             .collect(),
         members: record.members.iter().cloned().collect(),
+        account_keys: record
+            .account_keys
+            .iter()
+            .map(|(name, key)| AccountKeyRecordProto {
+                name: Some(name.clone()),
+                account_key: Some(key.serialize().to_vec()),
+            })
+            .collect(),
     }
     .encode_to_vec()
 }
@@ -348,11 +359,22 @@ pub fn decode_sent_message(bytes: &[u8]) -> Result<SentMessageRecord, RecordErro
             ))
         })
         .collect::<Result<BTreeSet<_>, RecordError>>()?;
+    let account_keys = proto
+        .account_keys
+        .iter()
+        .map(|k| {
+            Ok((
+                required(k.name.clone(), "account_key.name")?,
+                public_key(k.account_key.as_deref(), "account_key.account_key")?,
+            ))
+        })
+        .collect::<Result<BTreeMap<_, _>, RecordError>>()?;
     let record = SentMessageRecord {
         conversation,
         message,
         recipients,
         members: proto.members.iter().cloned().collect(),
+        account_keys,
     };
     if encode_sent_message(&record) != bytes {
         return Err(RecordError::Malformed);
@@ -408,6 +430,7 @@ mod tests {
             },
             recipients: [Address::new("bob", 0), Address::new("bob", 3)].into(),
             members: ["alice".to_string(), "bob".to_string()].into(),
+            account_keys: [("alice".to_string(), key(3)), ("bob".to_string(), key(4))].into(),
         };
         assert_eq!(decode_sent_message(&encode_sent_message(&sent)).unwrap(), sent);
 

@@ -615,6 +615,20 @@ pub struct SentMessageRecordProto {
     /// Field 6: a group's members when it was sent.
     #[prost(string, repeated, tag = "6")]
     pub members: Vec<String>,
+    /// Field 7: the account key held for each account it was encrypted to.
+    #[prost(message, repeated, tag = "7")]
+    pub account_keys: Vec<AccountKeyRecordProto>,
+}
+
+/// `AccountKeyRecord` (storage): see `wire.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AccountKeyRecordProto {
+    /// Field 1: the account name.
+    #[prost(string, optional, tag = "1")]
+    pub name: Option<String>,
+    /// Field 2: its account key.
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub account_key: Option<Vec<u8>>,
 }
 
 /// `AddressRecord` (storage): see `wire.proto`.
