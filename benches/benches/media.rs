@@ -4,16 +4,25 @@
 //! - `raw cbc+hmac`: AES-256-CBC (PKCS#7) and HMAC-SHA256 over `iv ‖ ciphertext`, straight from
 //!   the `aes`/`cbc`/`hmac` crates (the baseline);
 //! - `raw cbc+hmac+2sha`: the same plus the two SHA-256 passes WhatsApp's construction itself
-//!   requires (of the plaintext and of the blob), i.e. the least any implementation can do.
+//!   requires (of the plaintext and of the blob), i.e. the least a single-threaded
+//!   implementation can do (the "format floor").
+//!
+//! Each tandem operation runs twice: inline (the default; everything on the calling thread) and
+//! `threads` (`MediaOptions::THREADED`: the three hashes on scoped worker threads beside the
+//! cipher). The table also shows the four primitives alone (`primitive: …`), straight from the
+//! crates, for the arithmetic of what the format can reach on this machine (spec §7.3.1).
 //!
 //! First it streams a 1 GiB file through `encrypt_stream`, `decrypt_stream` and
-//! `decrypt_verify_first` (via a temporary file) and prints the process's peak resident set
-//! during each (Linux `VmHWM`, reset through `/proc/self/clear_refs`; the workspace forbids
-//! `unsafe`, so there is no counting allocator): an upper bound on what the call needs, the
-//! program's own code and libraries included. Set `TANDEM_MEDIA_GIB=0` to skip it. After the
-//! criterion groups it prints a ratio table (best of several runs, timed here).
+//! `decrypt_verify_first` (via a temporary file), inline and threaded, and prints the process's
+//! peak resident set during each (Linux `VmHWM`, reset through `/proc/self/clear_refs`; the
+//! workspace forbids `unsafe`, so there is no counting allocator): an upper bound on what the
+//! call needs, the program's own code and libraries included. Set `TANDEM_MEDIA_GIB=0` to skip
+//! it. After the criterion groups it prints a ratio table (best of several runs, timed here),
+//! headed by the load average: the threaded rows mean something only on otherwise idle cores.
 //!
-//! `cargo bench -p tandem-benches --bench media`
+//! `cargo bench -p tandem-benches --bench media` (all), or
+//! `cargo bench -p tandem-benches --bench media -- table-only` (a filter no criterion benchmark
+//! matches: the memory test and the ratio tables only).
 
 use std::fs::File;
 use std::hint::black_box;
@@ -26,7 +35,10 @@ use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use criterion::{Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use tandem::media::{self, MediaKey, MediaKind, decrypt_stream, decrypt_verify_first, encrypt_stream};
+use tandem::media::{
+    self, MediaKey, MediaKind, MediaOptions, decrypt_stream_with, decrypt_verify_first_with,
+    encrypt_stream_with,
+};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -96,10 +108,152 @@ fn unreachable_key() -> HmacSha256 {
 /// One timed operation.
 type Op<'a> = Box<dyn Fn() + 'a>;
 
-/// The operations compared, by name.
-fn ops(f: &Fixture) -> Vec<(&'static str, Op<'_>)> {
+/// The four primitives alone, on the fixture's bytes, straight from the crates.
+fn primitive_ops(f: &Fixture) -> Vec<(&'static str, Op<'_>)> {
+    let scratch = std::rc::Rc::new(std::cell::RefCell::new(f.raw_ct.clone()));
+    let (s1, s2) = (scratch.clone(), scratch);
+    vec![
+        (
+            "primitive: aes-256-cbc encrypt",
+            Box::new(move || {
+                let mut buf = s1.borrow_mut();
+                let (blocks, _) = aes::Block::slice_as_chunks_mut(&mut buf);
+                cbc::Encryptor::<Aes256>::new((&f.cipher_key).into(), (&f.iv).into()).encrypt_blocks(blocks);
+                black_box(&buf);
+            }),
+        ),
+        (
+            "primitive: aes-256-cbc decrypt",
+            Box::new(move || {
+                let mut buf = s2.borrow_mut();
+                let (blocks, _) = aes::Block::slice_as_chunks_mut(&mut buf);
+                cbc::Decryptor::<Aes256>::new((&f.cipher_key).into(), (&f.iv).into()).decrypt_blocks(blocks);
+                black_box(&buf);
+            }),
+        ),
+        (
+            "primitive: hmac-sha256",
+            Box::new(move || {
+                let mut mac =
+                    <HmacSha256 as KeyInit>::new_from_slice(&f.mac_key).unwrap_or_else(|_| unreachable_key());
+                mac.update(black_box(&f.plaintext));
+                black_box(mac.finalize());
+            }),
+        ),
+        (
+            "primitive: sha-256",
+            Box::new(move || {
+                black_box(Sha256::digest(black_box(&f.plaintext)));
+            }),
+        ),
+    ]
+}
+
+/// The operations compared, by name: the primitives, then per direction the two floors, tandem
+/// inline and tandem threaded.
+fn ops(f: &Fixture) -> Vec<(String, Op<'_>)> {
+    let mut all: Vec<(String, Op<'_>)> = primitive_ops(f)
+        .into_iter()
+        .map(|(n, op)| (n.to_owned(), op))
+        .collect();
     let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::with_capacity(f.blob.len())));
-    let (o1, o2, o3) = (out.clone(), out.clone(), out);
+    for dir in ["encrypt", "decrypt"] {
+        for (name, op) in baseline_ops(f) {
+            if name.starts_with(dir) {
+                all.push((name.to_owned(), op));
+            }
+        }
+        for (mode, options) in [("", MediaOptions::INLINE), (" threads", MediaOptions::THREADED)] {
+            for (name, op) in tandem_ops(f, options, &out) {
+                if name.starts_with(dir) {
+                    all.push((format!("{name}{mode}"), op));
+                }
+            }
+        }
+    }
+    all
+}
+
+/// tandem's operations with `options`.
+fn tandem_ops<'a>(
+    f: &'a Fixture,
+    options: MediaOptions,
+    out: &std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+) -> Vec<(&'static str, Op<'a>)> {
+    let (o1, o2, o3) = (out.clone(), out.clone(), out.clone());
+    vec![
+        (
+            "encrypt: tandem one-shot",
+            Box::new(move || {
+                black_box(media::encrypt_with(
+                    MediaKind::Video,
+                    &f.key,
+                    black_box(&f.plaintext),
+                    options,
+                ));
+            }),
+        ),
+        (
+            "encrypt: tandem stream",
+            Box::new(move || {
+                let mut out = o1.borrow_mut();
+                out.clear();
+                let _ = black_box(encrypt_stream_with(
+                    MediaKind::Video,
+                    &f.key,
+                    &mut f.plaintext.as_slice(),
+                    &mut *out,
+                    options,
+                ));
+            }),
+        ),
+        (
+            "decrypt: tandem one-shot",
+            Box::new(move || {
+                let _ = black_box(media::decrypt_with(
+                    MediaKind::Video,
+                    &f.key,
+                    black_box(&f.blob),
+                    &f.digest,
+                    options,
+                ));
+            }),
+        ),
+        (
+            "decrypt: tandem stream",
+            Box::new(move || {
+                let mut out = o2.borrow_mut();
+                out.clear();
+                let _ = black_box(decrypt_stream_with(
+                    MediaKind::Video,
+                    &f.key,
+                    &mut f.blob.as_slice(),
+                    &mut *out,
+                    &f.digest,
+                    options,
+                ));
+            }),
+        ),
+        (
+            "decrypt: tandem verify-first",
+            Box::new(move || {
+                let mut out = o3.borrow_mut();
+                out.clear();
+                let _ = black_box(decrypt_verify_first_with(
+                    MediaKind::Video,
+                    &f.key,
+                    &mut io::Cursor::new(&f.blob),
+                    &mut *out,
+                    &f.digest,
+                    options,
+                ));
+            }),
+        ),
+    ]
+}
+
+/// The two floors of each direction, by name.
+fn baseline_ops(f: &Fixture) -> Vec<(&'static str, Op<'_>)> {
     vec![
         (
             "encrypt: raw cbc+hmac",
@@ -123,25 +277,6 @@ fn ops(f: &Fixture) -> Vec<(&'static str, Op<'_>)> {
             }),
         ),
         (
-            "encrypt: tandem one-shot",
-            Box::new(move || {
-                black_box(media::encrypt(MediaKind::Video, &f.key, black_box(&f.plaintext)));
-            }),
-        ),
-        (
-            "encrypt: tandem stream",
-            Box::new(move || {
-                let mut out = o1.borrow_mut();
-                out.clear();
-                let _ = black_box(encrypt_stream(
-                    MediaKind::Video,
-                    &f.key,
-                    &mut f.plaintext.as_slice(),
-                    &mut *out,
-                ));
-            }),
-        ),
-        (
             "decrypt: raw cbc+hmac",
             Box::new(move || {
                 black_box(raw_decrypt(
@@ -161,45 +296,6 @@ fn ops(f: &Fixture) -> Vec<(&'static str, Op<'_>)> {
                 black_box((enc_hash, Sha256::digest(&pt), pt));
             }),
         ),
-        (
-            "decrypt: tandem one-shot",
-            Box::new(move || {
-                let _ = black_box(media::decrypt(
-                    MediaKind::Video,
-                    &f.key,
-                    black_box(&f.blob),
-                    &f.digest,
-                ));
-            }),
-        ),
-        (
-            "decrypt: tandem stream",
-            Box::new(move || {
-                let mut out = o2.borrow_mut();
-                out.clear();
-                let _ = black_box(decrypt_stream(
-                    MediaKind::Video,
-                    &f.key,
-                    &mut f.blob.as_slice(),
-                    &mut *out,
-                    &f.digest,
-                ));
-            }),
-        ),
-        (
-            "decrypt: tandem verify-first",
-            Box::new(move || {
-                let mut out = o3.borrow_mut();
-                out.clear();
-                let _ = black_box(decrypt_verify_first(
-                    MediaKind::Video,
-                    &f.key,
-                    &mut io::Cursor::new(&f.blob),
-                    &mut *out,
-                    &f.digest,
-                ));
-            }),
-        ),
     ]
 }
 
@@ -212,7 +308,7 @@ fn criterion_groups(c: &mut Criterion, f: &Fixture, label: &str, big: bool) {
             .measurement_time(Duration::from_secs(4));
     }
     for (name, op) in ops(f) {
-        g.bench_function(name, |b| b.iter(&op));
+        g.bench_function(&name, |b| b.iter(&op));
     }
     g.finish();
 }
@@ -233,7 +329,7 @@ fn ratio_table(f: &Fixture, label: &str, runs: usize) {
     let ops = ops(f);
     let times: Vec<(&str, Duration)> = ops
         .iter()
-        .map(|(n, op)| (*n, best_of(runs, op.as_ref())))
+        .map(|(n, op)| (n.as_str(), best_of(runs, op.as_ref())))
         .collect();
     let time_of = |name: &str| {
         times
@@ -241,24 +337,29 @@ fn ratio_table(f: &Fixture, label: &str, runs: usize) {
             .find(|(n, _)| *n == name)
             .map_or(Duration::ZERO, |(_, t)| *t)
     };
-    println!("\nmedia {label}: best of {runs} runs");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
-        "{:<32} {:>10} {:>9} {:>12} {:>17}",
+        "\nmedia {label}: best of {runs} runs ({cores} cores; load average before: {}; threaded rows need idle cores)",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "{:<40} {:>10} {:>9} {:>12} {:>17}",
         "operation", "ms", "MB/s", "÷ cbc+hmac", "÷ cbc+hmac+2sha"
     );
     for (name, t) in &times {
-        let dir = if name.starts_with("encrypt") {
-            "encrypt"
-        } else {
-            "decrypt"
+        let mb_s = f.plaintext.len() as f64 / t.as_secs_f64() / 1e6;
+        let Some(dir) = ["encrypt", "decrypt"].into_iter().find(|d| name.starts_with(d)) else {
+            println!("{:<40} {:>10.2} {:>9.0}", name, t.as_secs_f64() * 1e3, mb_s);
+            continue;
         };
         let raw = time_of(&format!("{dir}: raw cbc+hmac"));
         let floor = time_of(&format!("{dir}: raw cbc+hmac+2sha"));
         println!(
-            "{:<32} {:>10.2} {:>9.0} {:>11.2}× {:>16.2}×",
+            "{:<40} {:>10.2} {:>9.0} {:>11.2}× {:>16.2}×",
             name,
             t.as_secs_f64() * 1e3,
-            f.plaintext.len() as f64 / t.as_secs_f64() / 1e6,
+            mb_s,
             t.as_secs_f64() / raw.as_secs_f64(),
             t.as_secs_f64() / floor.as_secs_f64()
         );
@@ -328,38 +429,51 @@ fn gib_memory() {
     let path = std::env::temp_dir().join(format!("tandem-media-bench-{}.blob", std::process::id()));
     println!("\npeak memory streaming a {gib} GiB file (run first, before any fixture exists)");
 
+    let modes = [("", MediaOptions::INLINE), (" threads", MediaOptions::THREADED)];
     let mut digest = None;
-    let t = Instant::now();
-    let grown = peak_growth(|| {
-        let Ok(file) = File::create(&path) else { return };
-        let mut out = BufWriter::with_capacity(64 * 1024, file);
-        digest = encrypt_stream(MediaKind::Video, &key, &mut Pattern { pos: 0, len }, &mut out).ok();
-    });
-    report("encrypt_stream → file", grown, t.elapsed(), len);
-    let Some(digest) = digest else {
-        println!("  (encryption to {} failed; skipped)", path.display());
-        return;
-    };
-
-    for (name, verify_first) in [
-        ("decrypt_stream ← file", false),
-        ("decrypt_verify_first ← file", true),
-    ] {
-        let mut ok = false;
+    for (mode, options) in modes {
+        let mut got = None;
         let t = Instant::now();
         let grown = peak_growth(|| {
-            let Ok(mut file) = File::open(&path) else { return };
-            let mut sink = HashSink(Sha256::new());
-            let result = if verify_first {
-                decrypt_verify_first(MediaKind::Video, &key, &mut file, &mut sink, &digest)
-            } else {
-                decrypt_stream(MediaKind::Video, &key, &mut file, &mut sink, &digest)
-            };
-            ok = result.is_ok();
+            let Ok(file) = File::create(&path) else { return };
+            let mut out = BufWriter::with_capacity(64 * 1024, file);
+            got = encrypt_stream_with(
+                MediaKind::Video,
+                &key,
+                &mut Pattern { pos: 0, len },
+                &mut out,
+                options,
+            )
+            .ok();
         });
-        report(name, grown, t.elapsed(), len);
-        if !ok {
-            println!("  (decryption failed!)");
+        report(&format!("encrypt_stream{mode} → file"), grown, t.elapsed(), len);
+        if got.is_none() || digest.is_some_and(|d| Some(d) != got) {
+            println!("  (encryption to {} failed or differed; skipped)", path.display());
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        digest = got;
+    }
+    let Some(digest) = digest else { return };
+
+    for (mode, options) in modes {
+        for (name, verify_first) in [("decrypt_stream", false), ("decrypt_verify_first", true)] {
+            let mut ok = false;
+            let t = Instant::now();
+            let grown = peak_growth(|| {
+                let Ok(mut file) = File::open(&path) else { return };
+                let mut sink = HashSink(Sha256::new());
+                let result = if verify_first {
+                    decrypt_verify_first_with(MediaKind::Video, &key, &mut file, &mut sink, &digest, options)
+                } else {
+                    decrypt_stream_with(MediaKind::Video, &key, &mut file, &mut sink, &digest, options)
+                };
+                ok = result.is_ok();
+            });
+            report(&format!("{name}{mode} ← file"), grown, t.elapsed(), len);
+            if !ok {
+                println!("  (decryption failed!)");
+            }
         }
     }
     let _ = std::fs::remove_file(&path);
@@ -368,14 +482,14 @@ fn gib_memory() {
 fn report(name: &str, grown: Option<(u64, u64)>, took: Duration, len: u64) {
     match grown {
         Some((before, peak)) => println!(
-            "  {name:<30} process peak RSS {:>6.2} MiB (+{:.2} MiB over {:.2} MiB before)   ({:.1} s, {:.0} MB/s)",
+            "  {name:<38} process peak RSS {:>6.2} MiB (+{:.2} MiB over {:.2} MiB before)   ({:.1} s, {:.0} MB/s)",
             peak as f64 / 1024.0,
             peak.saturating_sub(before) as f64 / 1024.0,
             before as f64 / 1024.0,
             took.as_secs_f64(),
             len as f64 / took.as_secs_f64() / 1e6
         ),
-        None => println!("  {name:<30} (peak RSS not measurable here)"),
+        None => println!("  {name:<38} (peak RSS not measurable here)"),
     }
 }
 

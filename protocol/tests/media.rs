@@ -19,9 +19,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tandem::blob::{BlobError, BlobId, BlobStore, FolderBlobStore, MemoryBlobStore};
 use tandem::media::{
-    self, MediaDigest, MediaError, MediaKey, MediaKind, MediaPointer, PointerError, SIDECAR_CHUNK, Sidecar,
-    decrypt_range, decrypt_stream, decrypt_verify_first, encrypt_stream, encrypt_stream_with_sidecar,
-    encrypt_with_sidecar, verify_blob,
+    self, Hashing, MediaDigest, MediaError, MediaKey, MediaKind, MediaOptions, MediaPointer, PointerError,
+    SIDECAR_CHUNK, Sidecar, THREADED_PIECE, decrypt_range, decrypt_stream, decrypt_stream_with,
+    decrypt_verify_first, decrypt_verify_first_with, encrypt_stream, encrypt_stream_with,
+    encrypt_stream_with_sidecar, encrypt_with_sidecar, verify_blob, verify_blob_with,
 };
 
 const CHUNK: usize = SIDECAR_CHUNK;
@@ -202,7 +203,8 @@ fn streamed_equals_one_shot() {
     }
 }
 
-/// Decrypts through all three paths and checks that they agree on the result.
+/// Decrypts through all three paths, inline and threaded, and checks that they agree on the
+/// result.
 fn decrypt_all(
     kind: MediaKind,
     key: &MediaKey,
@@ -210,20 +212,28 @@ fn decrypt_all(
     digest: &MediaDigest,
 ) -> Result<Vec<u8>, MediaError> {
     let one = media::decrypt(kind, key, blob, digest);
-    let mut out = Vec::new();
-    let streamed = decrypt_stream(kind, key, &mut trickle(blob, 1000), &mut out, digest).map(|()| out);
-    let mut out = Vec::new();
-    let first =
-        decrypt_verify_first(kind, key, &mut Cursor::new(blob), &mut out, digest).map(|()| out.clone());
-    assert_eq!(one, streamed);
-    assert_eq!(one, first);
-    if one.is_err()
-        && matches!(
-            one,
-            Err(MediaError::EncHashMismatch | MediaError::BadMac | MediaError::BadBlobLength)
-        )
-    {
-        assert!(out.is_empty(), "verify-first wrote unauthenticated bytes");
+    for options in [MediaOptions::INLINE, MediaOptions::THREADED] {
+        assert_eq!(media::decrypt_with(kind, key, blob, digest, options), one);
+        let mut out = Vec::new();
+        let streamed =
+            decrypt_stream_with(kind, key, &mut trickle(blob, 1000), &mut out, digest, options).map(|()| out);
+        let mut out = Vec::new();
+        let first = decrypt_verify_first_with(kind, key, &mut Cursor::new(blob), &mut out, digest, options)
+            .map(|()| out.clone());
+        assert_eq!(one, streamed, "{options:?}");
+        assert_eq!(one, first, "{options:?}");
+        if one.is_err()
+            && matches!(
+                one,
+                Err(MediaError::EncHashMismatch | MediaError::BadMac | MediaError::BadBlobLength)
+            )
+        {
+            assert!(out.is_empty(), "verify-first wrote unauthenticated bytes");
+            assert_eq!(
+                verify_blob_with(kind, key, &mut &blob[..], digest, options),
+                one.clone().map(|_| ())
+            );
+        }
     }
     one
 }
@@ -360,6 +370,389 @@ fn one_pass_stream_writes_before_it_knows_but_verify_first_does_not() {
         Err(MediaError::BadMac)
     );
     assert!(out.is_empty());
+}
+
+// --- the threaded mode (`Hashing::Threads`) --------------------------------------------------
+
+#[test]
+fn options_default_to_inline() {
+    assert_eq!(MediaOptions::default(), MediaOptions::INLINE);
+    assert_eq!(MediaOptions::default().hashing, Hashing::Inline);
+    assert_eq!(
+        MediaOptions::default().with_hashing(Hashing::Threads),
+        MediaOptions::THREADED
+    );
+}
+
+/// Sizes around the block, the 64 KiB inline buffer and the threaded piece.
+fn edge_sizes() -> Vec<usize> {
+    let mut sizes = vec![0, 1, 15, 16, 17, 31, 32, 33, 65_535, 65_536, 65_537];
+    for k in 1..=2 {
+        for d in [-33i64, -26, -17, -16, -15, -10, -1, 0, 1, 10, 15, 16, 17, 26] {
+            sizes.push((k * THREADED_PIECE as i64 + d) as usize);
+        }
+    }
+    sizes.push(3 * THREADED_PIECE + 12_345);
+    sizes
+}
+
+#[test]
+fn threaded_gives_the_inline_bytes_at_every_edge() {
+    let mut r = rng(40);
+    for n in edge_sizes() {
+        let key = MediaKey::generate(&mut r);
+        let plaintext = bytes(n, 400 + n as u64);
+        let (blob, digest) = media::encrypt(MediaKind::Video, &key, &plaintext);
+        assert_eq!(
+            media::encrypt_with(MediaKind::Video, &key, &plaintext, MediaOptions::THREADED),
+            (blob.clone(), digest),
+            "n={n}"
+        );
+        for step in [usize::MAX, 4096, 70_000, THREADED_PIECE + 3] {
+            let mut out = Vec::new();
+            let got = encrypt_stream_with(
+                MediaKind::Video,
+                &key,
+                &mut trickle(&plaintext, step),
+                &mut out,
+                MediaOptions::THREADED,
+            )
+            .unwrap();
+            assert_eq!((&out, got), (&blob, digest), "n={n} step={step}");
+            let mut plain = Vec::new();
+            decrypt_stream_with(
+                MediaKind::Video,
+                &key,
+                &mut trickle(&blob, step),
+                &mut plain,
+                &digest,
+                MediaOptions::THREADED,
+            )
+            .unwrap();
+            assert_eq!(plain, plaintext, "n={n} step={step}");
+        }
+        assert_eq!(decrypt_all(MediaKind::Video, &key, &blob, &digest), Ok(plaintext));
+    }
+}
+
+#[test]
+fn threaded_refuses_like_inline_at_the_edges() {
+    // Tampers at the start, a piece border and the end, cuts and extensions, wrong pointers:
+    // `decrypt_all` checks that all six decryptions (three paths, two modes) give one answer.
+    let key = MediaKey::generate(&mut rng(41));
+    for n in [
+        0,
+        17,
+        THREADED_PIECE - 16,
+        THREADED_PIECE + 40,
+        2 * THREADED_PIECE,
+    ] {
+        let plaintext = bytes(n, 41);
+        let (blob, digest) = media::encrypt(MediaKind::History, &key, &plaintext);
+        let relabel = |b: &[u8]| MediaDigest {
+            file_enc_sha256: *BlobId::of_blob(b).sha256(),
+            ..digest
+        };
+        let len = blob.len();
+        for at in [
+            0,
+            15,
+            16,
+            THREADED_PIECE - 1,
+            THREADED_PIECE,
+            len.saturating_sub(27),
+            len - 11,
+            len - 10,
+            len - 1,
+        ] {
+            if at >= len {
+                continue;
+            }
+            let mut bad = blob.clone();
+            bad[at] ^= 0x40;
+            assert_eq!(
+                decrypt_all(MediaKind::History, &key, &bad, &digest),
+                Err(MediaError::EncHashMismatch)
+            );
+            assert_eq!(
+                decrypt_all(MediaKind::History, &key, &bad, &relabel(&bad)),
+                Err(MediaError::BadMac),
+                "n={n} at={at}"
+            );
+        }
+        for cut in [0, 1, 25, 26, len / 2, len - 16, len - 1] {
+            let short = &blob[..cut.min(len)];
+            let _ = decrypt_all(MediaKind::History, &key, short, &relabel(short));
+        }
+        let mut long = blob.clone();
+        long.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            decrypt_all(MediaKind::History, &key, &long, &relabel(&long)),
+            Err(MediaError::BadMac)
+        );
+        for wrong in [
+            MediaDigest {
+                file_sha256: [1; 32],
+                ..digest
+            },
+            MediaDigest {
+                file_length: digest.file_length + 1,
+                ..digest
+            },
+        ] {
+            assert!(decrypt_all(MediaKind::History, &key, &blob, &wrong).is_err());
+        }
+        assert_eq!(
+            decrypt_all(MediaKind::Image, &key, &blob, &digest),
+            Err(MediaError::BadMac)
+        );
+    }
+}
+
+#[test]
+fn threaded_bad_padding_is_typed_like_inline() {
+    // A blob whose final block decrypts to bad padding but which carries a valid MAC: made by
+    // encrypting the blocks without padding (raw CBC) and MACing them with the media keys.
+    use aes::cipher::{BlockModeEncrypt, KeyIvInit};
+    use hmac::{KeyInit, Mac};
+    let key = MediaKey::generate(&mut rng(42));
+    let keys = key.expand(MediaKind::Audio);
+    for n in [16, 32, THREADED_PIECE, THREADED_PIECE + 32] {
+        let mut data = bytes(n, 42);
+        *data.last_mut().unwrap() = 0; // padding byte 0 is never valid
+        let mut enc =
+            cbc::Encryptor::<aes::Aes256>::new(keys.cipher_key.expose().into(), keys.iv.expose().into());
+        let (blocks, _) = aes::Block::slice_as_chunks_mut(&mut data);
+        enc.encrypt_blocks(blocks);
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(keys.mac_key.expose()).unwrap();
+        mac.update(keys.iv.expose());
+        mac.update(&data);
+        data.extend_from_slice(&mac.finalize().into_bytes()[..10]);
+        let digest = MediaDigest {
+            file_sha256: [0; 32],
+            file_enc_sha256: *BlobId::of_blob(&data).sha256(),
+            file_length: 0,
+        };
+        assert_eq!(
+            decrypt_all(MediaKind::Audio, &key, &data, &digest),
+            Err(MediaError::BadPadding)
+        );
+    }
+}
+
+/// A reader that fails with `kind` once it has handed out `limit` bytes.
+struct FailingReader<'a> {
+    data: &'a [u8],
+    limit: usize,
+    kind: io::ErrorKind,
+}
+
+impl Read for FailingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.limit == 0 {
+            return Err(io::Error::from(self.kind));
+        }
+        let n = buf.len().min(self.limit).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.limit -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn threaded_io_errors_are_those_of_inline() {
+    let key = MediaKey::generate(&mut rng(43));
+    let plaintext = bytes(3 * THREADED_PIECE + 100, 43);
+    let (blob, digest) = media::encrypt(MediaKind::Video, &key, &plaintext);
+    let limits = [
+        0,
+        1,
+        100_000,
+        THREADED_PIECE,
+        THREADED_PIECE + 1,
+        2 * THREADED_PIECE + 7,
+        blob.len() - 11,
+        blob.len() - 1,
+    ];
+    for limit in limits {
+        // Writers that fail part-way.
+        let mut results = Vec::new();
+        for options in [MediaOptions::INLINE, MediaOptions::THREADED] {
+            let mut w = FailingWriter { written: 0, limit };
+            let e = encrypt_stream_with(MediaKind::Video, &key, &mut plaintext.as_slice(), &mut w, options);
+            let mut w = FailingWriter { written: 0, limit };
+            let d = decrypt_stream_with(
+                MediaKind::Video,
+                &key,
+                &mut blob.as_slice(),
+                &mut w,
+                &digest,
+                options,
+            );
+            let mut w = FailingWriter { written: 0, limit };
+            let f = decrypt_verify_first_with(
+                MediaKind::Video,
+                &key,
+                &mut Cursor::new(&blob),
+                &mut w,
+                &digest,
+                options,
+            );
+            results.push((e, d, f));
+        }
+        assert_eq!(results[0], results[1], "writer limit {limit}");
+        if limit < plaintext.len() {
+            assert_eq!(results[0].1, Err(MediaError::Io(io::ErrorKind::Other)));
+        }
+
+        // Readers that fail part-way.
+        let mut results = Vec::new();
+        for options in [MediaOptions::INLINE, MediaOptions::THREADED] {
+            let kind = io::ErrorKind::ConnectionReset;
+            let mut r = FailingReader {
+                data: &plaintext,
+                limit,
+                kind,
+            };
+            let e = encrypt_stream_with(MediaKind::Video, &key, &mut r, &mut io::sink(), options);
+            let mut r = FailingReader {
+                data: &blob,
+                limit,
+                kind,
+            };
+            let d = decrypt_stream_with(MediaKind::Video, &key, &mut r, &mut io::sink(), &digest, options);
+            let mut r = FailingReader {
+                data: &blob,
+                limit,
+                kind,
+            };
+            let v = verify_blob_with(MediaKind::Video, &key, &mut r, &digest, options);
+            results.push((e, d, v));
+        }
+        assert_eq!(results[0], results[1], "reader limit {limit}");
+        assert_eq!(results[0].1, Err(MediaError::Io(io::ErrorKind::ConnectionReset)));
+    }
+}
+
+#[test]
+fn threaded_one_pass_stream_writes_before_it_knows_like_inline() {
+    let key = MediaKey::generate(&mut rng(44));
+    let plaintext = bytes(3 * THREADED_PIECE + 5, 44);
+    let (mut blob, digest) = media::encrypt(MediaKind::Video, &key, &plaintext);
+    blob[2 * THREADED_PIECE + 100] ^= 1;
+    let digest = MediaDigest {
+        file_enc_sha256: *BlobId::of_blob(&blob).sha256(),
+        ..digest
+    };
+    let mut out = Vec::new();
+    assert_eq!(
+        decrypt_stream_with(
+            MediaKind::Video,
+            &key,
+            &mut blob.as_slice(),
+            &mut out,
+            &digest,
+            MediaOptions::THREADED
+        ),
+        Err(MediaError::BadMac)
+    );
+    assert!(
+        out.len() >= 2 * THREADED_PIECE,
+        "documented: output before the error is unauthenticated"
+    );
+    // The final block is held back until every check passed.
+    assert!(out.len() < plaintext.len());
+    let mut out = Vec::new();
+    assert_eq!(
+        decrypt_verify_first_with(
+            MediaKind::Video,
+            &key,
+            &mut Cursor::new(&blob),
+            &mut out,
+            &digest,
+            MediaOptions::THREADED
+        ),
+        Err(MediaError::BadMac)
+    );
+    assert!(out.is_empty());
+}
+
+/// The `"name": value` fields of each case in a vector file (pretty-printed JSON, one field a
+/// line; nested arrays are skipped).
+fn vector_cases(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut cases = Vec::new();
+    for part in text.split("\"id\":").skip(1) {
+        let mut fields = std::collections::HashMap::new();
+        for line in part.lines() {
+            let line = line.trim().trim_end_matches(',');
+            let Some((name, value)) = line.split_once("\": ") else {
+                continue;
+            };
+            let name = name.trim_start_matches('"');
+            fields.insert(name.to_owned(), value.trim_matches('"').to_owned());
+        }
+        cases.push(fields);
+    }
+    cases
+}
+
+#[test]
+fn threaded_mode_on_the_recorded_vectors() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/media");
+    let mut checked = (0, 0);
+    for file in ["media-node-crypto.json", "media-baileys-6.17.16.json"] {
+        let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        for c in vector_cases(&text) {
+            if ["range", "blob_xor", "blob_truncate", "decrypt_as"]
+                .iter()
+                .any(|f| c.contains_key(*f))
+            {
+                continue; // range reads and derived blobs: not what the threaded mode changes
+            }
+            let hex32 = |f: &str| -> [u8; 32] { hex::decode(&c[f]).unwrap().try_into().unwrap() };
+            let kind = MediaKind::from_name(&c["media_kind"]).unwrap();
+            let key = MediaKey::from(hex32("media_key"));
+            let digest = MediaDigest {
+                file_sha256: hex32("file_sha256"),
+                file_enc_sha256: hex32("file_enc_sha256"),
+                file_length: c["file_length"].parse().unwrap(),
+            };
+            if c["expect"] == "valid" {
+                let plaintext = match (c.get("plaintext"), c.get("plaintext_length")) {
+                    (Some(p), _) => hex::decode(p).unwrap(),
+                    (None, Some(n)) => (0..n.parse::<usize>().unwrap())
+                        .map(|i| (i % 251) as u8)
+                        .collect(),
+                    (None, None) => panic!("valid case without plaintext"),
+                };
+                let (blob, got) = media::encrypt_with(kind, &key, &plaintext, MediaOptions::THREADED);
+                assert_eq!(got, digest);
+                assert_eq!(BlobId::of_blob(&blob), BlobId::of(&digest));
+                if let Some(want) = c.get("blob") {
+                    assert_eq!(hex::encode(&blob), *want);
+                }
+                let mut out = Vec::new();
+                let got = encrypt_stream_with(
+                    kind,
+                    &key,
+                    &mut trickle(&plaintext, 5000),
+                    &mut out,
+                    MediaOptions::THREADED,
+                )
+                .unwrap();
+                assert_eq!((got, &out), (digest, &blob));
+                assert_eq!(decrypt_all(kind, &key, &blob, &digest), Ok(plaintext));
+                checked.0 += 1;
+            } else {
+                let blob = hex::decode(&c["blob"]).unwrap();
+                let got = decrypt_all(kind, &key, &blob, &digest);
+                assert_eq!(got.map_err(|e| e.name()), Err(c["error"].as_str()));
+                checked.1 += 1;
+            }
+        }
+    }
+    assert!(checked.0 >= 40 && checked.1 >= 10, "{checked:?}");
 }
 
 fn ranges_for(n: usize) -> Vec<(usize, usize)> {

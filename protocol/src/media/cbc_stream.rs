@@ -29,6 +29,15 @@ impl CbcEncryptor {
         self.0.encrypt_blocks(blocks);
     }
 
+    /// Encrypts the whole blocks of `input` into `output` (of the same length), without a copy.
+    pub(super) fn encrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) -> Result<(), MediaError> {
+        let (from, _) = Block::slice_as_chunks(input);
+        let (to, _) = Block::slice_as_chunks_mut(output);
+        self.0
+            .encrypt_blocks_b2b(from, to)
+            .map_err(|_| MediaError::BadBlobLength)
+    }
+
     /// Pads the last `tail` bytes (fewer than 16) with PKCS#7 and encrypts that final block.
     pub(super) fn encrypt_final(mut self, tail: &[u8]) -> [u8; BLOCK] {
         let mut block = Block::default();
@@ -54,6 +63,16 @@ impl CbcDecryptor {
     pub(super) fn decrypt_blocks(&mut self, buf: &mut [u8]) {
         let (blocks, _) = Block::slice_as_chunks_mut(buf);
         self.0.decrypt_blocks(blocks);
+    }
+
+    /// Decrypts the whole blocks of `input` into `output` (of the same length), many blocks at
+    /// a time as in place, without a copy.
+    pub(super) fn decrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) -> Result<(), MediaError> {
+        let (from, _) = Block::slice_as_chunks(input);
+        let (to, _) = Block::slice_as_chunks_mut(output);
+        self.0
+            .decrypt_blocks_b2b(from, to)
+            .map_err(|_| MediaError::BadBlobLength)
     }
 }
 

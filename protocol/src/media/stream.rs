@@ -1,5 +1,6 @@
 //! Streaming encryption and decryption through `Read`/`Write` with bounded memory: one
-//! 64 KiB buffer, whatever the file size.
+//! 64 KiB buffer, whatever the file size. The `_with` forms dispatch to `threaded_stream.rs`
+//! when asked for threads.
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 
@@ -10,7 +11,7 @@ use subtle::ConstantTimeEq;
 use super::cbc_stream::{BLOCK, CbcDecryptor, CbcEncryptor, unpadded_length};
 use super::oneshot::check_plaintext;
 use super::sidecar::{Sidecar, SidecarBuilder};
-use super::{MAC_LENGTH, MediaDigest, MediaError, MediaKey, MediaKind};
+use super::{MAC_LENGTH, MediaDigest, MediaError, MediaKey, MediaKind, MediaOptions, threaded_stream};
 
 /// Bytes read per step (a multiple of the block size).
 pub const STREAM_BUFFER: usize = 64 * 1024;
@@ -21,12 +22,12 @@ type HmacSha256 = Hmac<Sha256>;
     clippy::expect_used,
     reason = "HMAC takes keys of every length; new_from_slice cannot fail"
 )]
-fn keyed(key: &[u8; 32]) -> HmacSha256 {
+pub(super) fn keyed(key: &[u8; 32]) -> HmacSha256 {
     <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length")
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
-fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize, MediaError> {
+pub(super) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize, MediaError> {
     let mut filled = 0;
     while let Some(rest) = buf.get_mut(filled..) {
         if rest.is_empty() {
@@ -285,4 +286,74 @@ pub fn verify_blob<R: Read + ?Sized>(
     }
     mac.update(ciphertext);
     mac.verify_truncated_left(tag).map_err(|_| MediaError::BadMac)
+}
+
+/// [`encrypt_stream`] with `options`. With [`Hashing::Threads`](super::Hashing::Threads) the
+/// SHA-256 of the plaintext, the MAC and the SHA-256 of the blob each run on a scoped worker
+/// thread, fed [`THREADED_PIECE`](super::THREADED_PIECE)-byte pieces through bounded channels;
+/// this thread reads, encrypts and writes. Same bytes, digest and errors as [`encrypt_stream`];
+/// memory stays bounded (two rings of 6 pieces, 768 KiB, whatever the size).
+pub fn encrypt_stream_with<R: Read + ?Sized, W: Write + ?Sized>(
+    kind: MediaKind,
+    key: &MediaKey,
+    reader: &mut R,
+    writer: &mut W,
+    options: MediaOptions,
+) -> Result<MediaDigest, MediaError> {
+    if options.threaded() {
+        threaded_stream::encrypt_stream(kind, key, reader, writer, true)
+    } else {
+        encrypt_stream(kind, key, reader, writer)
+    }
+}
+
+/// [`decrypt_stream`] with `options`. With [`Hashing::Threads`](super::Hashing::Threads) the
+/// SHA-256 of the blob, the MAC and the SHA-256 of the plaintext each run on a scoped worker
+/// thread while this one reads, decrypts and writes. Same output, checks, order and errors as
+/// [`decrypt_stream`], and the same caveat: **plaintext is written before the blob is
+/// authenticated**; on `Err` discard everything written.
+pub fn decrypt_stream_with<R: Read + ?Sized, W: Write + ?Sized>(
+    kind: MediaKind,
+    key: &MediaKey,
+    reader: &mut R,
+    writer: &mut W,
+    expected: &MediaDigest,
+    options: MediaOptions,
+) -> Result<(), MediaError> {
+    if options.threaded() {
+        threaded_stream::decrypt_stream(kind, key, reader, writer, expected, true)
+    } else {
+        decrypt_stream(kind, key, reader, writer, expected)
+    }
+}
+
+/// [`decrypt_verify_first`] with `options` (both passes use them).
+pub fn decrypt_verify_first_with<R: Read + Seek + ?Sized, W: Write + ?Sized>(
+    kind: MediaKind,
+    key: &MediaKey,
+    reader: &mut R,
+    writer: &mut W,
+    expected: &MediaDigest,
+    options: MediaOptions,
+) -> Result<(), MediaError> {
+    let start = reader.stream_position()?;
+    verify_blob_with(kind, key, reader, expected, options)?;
+    reader.seek(SeekFrom::Start(start))?;
+    decrypt_stream_with(kind, key, reader, writer, expected, options)
+}
+
+/// [`verify_blob`] with `options`: with [`Hashing::Threads`](super::Hashing::Threads) the blob's
+/// SHA-256 and the MAC run on two worker threads while this one reads. Same result.
+pub fn verify_blob_with<R: Read + ?Sized>(
+    kind: MediaKind,
+    key: &MediaKey,
+    reader: &mut R,
+    expected: &MediaDigest,
+    options: MediaOptions,
+) -> Result<(), MediaError> {
+    if options.threaded() {
+        threaded_stream::verify_blob(kind, key, reader, expected, true)
+    } else {
+        verify_blob(kind, key, reader, expected)
+    }
 }
