@@ -834,7 +834,21 @@ fn attachments_and_self_messages_reach_the_right_devices<S: ClientStore>(mut w: 
         .err(),
         Some(ClientError::NotPrimary)
     );
-    // App-state keys from a companion reach every other device of the account, no one else.
+    // Nor app-state keys: the primary is their authority (found by the simulator: a companion
+    // with a stale view answered the unlinked sibling's key request).
+    assert_eq!(
+        c.send_to_own_devices(
+            &mut w.relay,
+            &SelfMessage::AppStateKeys(b"keys".to_vec()),
+            None,
+            w.now,
+            &mut w.rng
+        )
+        .err(),
+        Some(ClientError::NotPrimary)
+    );
+    // From the primary they reach every other device of the account, no one else.
+    let c = w.clients.get_mut(&alice).unwrap();
     let report = c
         .send_to_own_devices(
             &mut w.relay,
@@ -847,7 +861,7 @@ fn attachments_and_self_messages_reach_the_right_devices<S: ClientStore>(mut w: 
     w.relay.post(report.envelopes);
     let got = w.deliver_all();
     let reached: Vec<&Address> = got.keys().collect();
-    assert_eq!(reached, vec![&alice, &tablet]);
+    assert_eq!(reached, vec![&laptop, &tablet]);
 }
 
 /// A message decrypted twice in different ciphertexts — a re-send after a retry request, then the

@@ -960,9 +960,11 @@ impl<S: ClientStore> Client<S> {
     }
 
     /// Sends a protocol message to our own other devices only — every verified one, or just
-    /// device `only` — over pairwise sessions. A history-sync notification may only be sent by
-    /// the primary. Self messages are not kept for retries (history sync and app-state keys have
-    /// their own recovery: re-upload, key request).
+    /// device `only` — over pairwise sessions. A history-sync notification and app-state keys
+    /// may only be sent by the primary (the keys' authority: its own device list is the one it
+    /// signed, so an unlinked companion never gets a key, even while a stale directory still
+    /// lists it to a sibling). Self messages are not kept for retries (history sync and
+    /// app-state keys have their own recovery: re-upload, key request).
     pub fn send_to_own_devices<D: Directory + ?Sized, R: CryptoRng + ?Sized>(
         &mut self,
         directory: &mut D,
@@ -971,7 +973,9 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        if matches!(message, SelfMessage::HistorySync(_)) && self.local.address.device_id != 0 {
+        if matches!(message, SelfMessage::HistorySync(_) | SelfMessage::AppStateKeys(_))
+            && self.local.address.device_id != 0
+        {
             return Err(ClientError::NotPrimary);
         }
         // A chunk request goes to the primary only.
@@ -1560,11 +1564,13 @@ impl<S: ClientStore> Client<S> {
             }
             Content::Own(message) => {
                 let own_account = from.name == self.local.address.name;
-                // History comes only from our primary, to a companion; chunk requests only from
-                // a companion, to the primary.
+                // History and app-state keys come only from our primary, to a companion; chunk
+                // requests only from a companion, to the primary.
                 let we_are_primary = self.local.address.device_id == 0;
                 let history_ok = match message {
-                    SelfMessage::HistorySync(_) => from.device_id == 0 && !we_are_primary,
+                    SelfMessage::HistorySync(_) | SelfMessage::AppStateKeys(_) => {
+                        from.device_id == 0 && !we_are_primary
+                    }
                     SelfMessage::HistoryChunkRequest(_) => from.device_id != 0 && we_are_primary,
                     _ => true,
                 };

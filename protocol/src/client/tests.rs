@@ -82,16 +82,25 @@ fn self_messages_from_another_account_or_history_from_a_companion_are_refused() 
             "{forged:?}"
         );
     }
-    // History from a companion, not the primary.
-    let e = forge(
-        &mut relay,
-        &mut laptop,
-        &tablet,
-        Content::Own(SelfMessage::HistorySync(b"fake history".to_vec())),
-        &mut rng,
-    );
-    let r = tablet.receive(&mut relay, &e, T0, &mut rng);
-    assert_eq!(r.received, Received::Failed(ReceiveFailure::NotAllowed));
+    // History or app-state keys from a companion, not the primary.
+    for from_companion in [
+        SelfMessage::HistorySync(b"fake history".to_vec()),
+        SelfMessage::AppStateKeys(b"keys from a sibling".to_vec()),
+    ] {
+        let e = forge(
+            &mut relay,
+            &mut laptop,
+            &tablet,
+            Content::Own(from_companion.clone()),
+            &mut rng,
+        );
+        let r = tablet.receive(&mut relay, &e, T0, &mut rng);
+        assert_eq!(
+            r.received,
+            Received::Failed(ReceiveFailure::NotAllowed),
+            "{from_companion:?}"
+        );
+    }
     // A chunk request from the primary, or to a companion.
     let e = forge(
         &mut relay,
