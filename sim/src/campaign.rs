@@ -139,10 +139,13 @@ impl CampaignReport {
         row("(message, device) pairs owed", s.owed.to_string());
         row("decryptions", s.decrypted.to_string());
         row(
-            "not due (lost / sender gone / removed)",
+            "not due (lost / sender gone / removed / earlier installation)",
             format!(
-                "{} / {} / {}",
-                s.excused_lost, s.excused_sender_gone, s.excused_removed_sender
+                "{} / {} / {} / {}",
+                s.excused_lost,
+                s.excused_sender_gone,
+                s.excused_removed_sender,
+                s.excused_previous_installation
             ),
         );
         row(
@@ -218,6 +221,23 @@ impl CampaignReport {
                 s.photos, s.photos_fetched, s.photos_refused_faulted
             ),
         );
+        row(
+            "history: syncs / messages packaged",
+            format!("{} / {}", s.history_syncs, s.history_items_sent),
+        );
+        row(
+            "  notifications / chunks applied",
+            format!("{} / {}", s.history_notifications, s.history_chunks_applied),
+        );
+        row(
+            "  chunks failed / chunk requests",
+            format!("{} / {}", s.history_chunks_failed, s.history_chunk_requests),
+        );
+        row(
+            "  messages shown / syncs complete",
+            format!("{} / {}", s.history_items_shown, s.history_syncs_complete),
+        );
+        row("  syncs lost (excused)", s.history_syncs_lost.to_string());
         let faults: Vec<String> = s.faults.iter().map(|(k, v)| format!("{k} {v}")).collect();
         row("faults injected", faults.join(", "));
         let failures: Vec<String> = s.failures.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -91,8 +91,10 @@ pub struct Weights {
     pub group_photo: u32,
     /// App-state syncs through a tampering server.
     pub app_tamper: u32,
-    /// Blobs lost or corrupted by the blob store.
+    /// Photo blobs lost or corrupted by the blob store.
     pub blob_fault: u32,
+    /// History-chunk blobs lost or corrupted by the blob store.
+    pub history_fault: u32,
 }
 
 impl Default for Weights {
@@ -122,6 +124,7 @@ impl Default for Weights {
             group_photo: 2,
             app_tamper: 1,
             blob_fault: 1,
+            history_fault: 2,
         }
     }
 }
@@ -138,11 +141,13 @@ impl Weights {
         self.crash = 0;
         self.app_tamper = 0;
         self.blob_fault = 0;
+        self.history_fault = 0;
         self
     }
 
-    /// The same mix without app state and media (no settings, syncs, photos or their faults):
-    /// a seed then gives the trace it gave before those events existed.
+    /// The same mix without app state and media (no settings, syncs, photos, their faults or
+    /// history-chunk faults): a seed then gives the trace it gave before those events existed
+    /// (a link still sends history, so the run differs).
     pub fn without_app_state_and_media(mut self) -> Self {
         self.setting = 0;
         self.app_sync = 0;
@@ -150,11 +155,12 @@ impl Weights {
         self.group_photo = 0;
         self.app_tamper = 0;
         self.blob_fault = 0;
+        self.history_fault = 0;
         self
     }
 
     /// The weights in [`crate::event::KINDS`] order from `link` on (`account` is setup only).
-    pub(crate) fn table(&self) -> [(usize, u32); 24] {
+    pub(crate) fn table(&self) -> [(usize, u32); 25] {
         [
             (1, self.link),
             (2, self.unlink),
@@ -180,6 +186,7 @@ impl Weights {
             (22, self.group_photo),
             (23, self.app_tamper),
             (24, self.blob_fault),
+            (25, self.history_fault),
         ]
     }
 }

@@ -226,10 +226,18 @@ pub enum Event {
         /// Corrupt it (else lose it).
         corrupt: bool,
     },
+    /// Fault: the blob store loses or corrupts a history chunk's blob (one uploaded for a chunk
+    /// its companion has not applied yet).
+    HistoryFault {
+        /// Which blob (modulo the intact ones, in the order they were uploaded).
+        nth: u16,
+        /// Corrupt it (else lose it).
+        corrupt: bool,
+    },
 }
 
 /// The names of the event kinds, in the order of [`Event::kind`].
-pub const KINDS: [&str; 25] = [
+pub const KINDS: [&str; 26] = [
     "account",
     "link",
     "unlink",
@@ -255,6 +263,7 @@ pub const KINDS: [&str; 25] = [
     "group-photo",
     "app-tamper",
     "blob-fault",
+    "history-fault",
 ];
 
 impl Event {
@@ -286,6 +295,7 @@ impl Event {
             Self::GroupPhoto { .. } => 22,
             Self::AppTamper { .. } => 23,
             Self::BlobFault { .. } => 24,
+            Self::HistoryFault { .. } => 25,
         }
     }
 
@@ -343,7 +353,9 @@ impl fmt::Display for Event {
             Self::AppTamper { device, attack, n } => {
                 write!(f, "{name} device={device} attack={attack} n={n}")
             }
-            Self::BlobFault { nth, corrupt } => write!(f, "{name} nth={nth} corrupt={}", d(corrupt)),
+            Self::BlobFault { nth, corrupt } | Self::HistoryFault { nth, corrupt } => {
+                write!(f, "{name} nth={nth} corrupt={}", d(corrupt))
+            }
         }
     }
 }
@@ -489,6 +501,10 @@ impl FromStr for Event {
                 nth: f.get("nth")?,
                 corrupt: f.flag("corrupt")?,
             },
+            "history-fault" => Self::HistoryFault {
+                nth: f.get("nth")?,
+                corrupt: f.flag("corrupt")?,
+            },
             other => return Err(format!("{line:?}: unknown event {other:?}")),
         })
     }
@@ -621,6 +637,10 @@ mod tests {
                 nth: 9,
                 corrupt: true,
             },
+            Event::HistoryFault {
+                nth: 11,
+                corrupt: false,
+            },
         ];
         assert_eq!(all.len(), KINDS.len());
         for (i, e) in all.iter().enumerate() {
@@ -641,7 +661,8 @@ mod tests {
                 "stale",
                 "crash",
                 "app-tamper",
-                "blob-fault"
+                "blob-fault",
+                "history-fault"
             ]
         );
     }

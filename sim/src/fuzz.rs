@@ -3,7 +3,7 @@
 //!
 //! A small world — three accounts in memory, one group of all three, at most two companions
 //! each — then one event per three input bytes `[kind, a, b]`, at most [`MAX_EVENTS`]:
-//! `kind % 25` picks the event kind (in [`crate::event::KINDS`] order), `a` and `b` its
+//! `kind % 26` picks the event kind (in [`crate::event::KINDS`] order), `a` and `b` its
 //! arguments. Then the run ends as every run does (quiesce, probe, check). Every input is a
 //! valid trace; the properties are the simulator's invariants and "no panic".
 
@@ -34,7 +34,7 @@ pub fn events_from_bytes(data: &[u8]) -> Vec<Event> {
     for chunk in data.chunks_exact(3).take(MAX_EVENTS) {
         let [kind, a, b] = [chunk.first(), chunk.get(1), chunk.get(2)].map(|x| x.copied().unwrap_or(0));
         let ms = u32::from(b) * 1_000;
-        let event = match kind % 25 {
+        let event = match kind % 26 {
             0 => Event::DeliverAll,
             1 => Event::Link {
                 account: u16::from(a),
@@ -122,7 +122,11 @@ pub fn events_from_bytes(data: &[u8]) -> Vec<Event> {
                 attack: b % 6,
                 n: u16::from(b >> 3),
             },
-            _ => Event::BlobFault {
+            24 => Event::BlobFault {
+                nth: u16::from(a),
+                corrupt: b & 1 == 1,
+            },
+            _ => Event::HistoryFault {
                 nth: u16::from(a),
                 corrupt: b & 1 == 1,
             },

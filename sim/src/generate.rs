@@ -178,6 +178,10 @@ fn event_of_kind(kind: usize, rng: &mut ChaCha20Rng, config: &Config) -> Event {
             nth: rng.random(),
             corrupt: rng.random_bool(0.5),
         },
+        25 => Event::HistoryFault {
+            nth: rng.random(),
+            corrupt: rng.random_bool(0.5),
+        },
         _ => Event::Message {
             from: device(rng, config),
             to: account(rng, config),

@@ -43,6 +43,9 @@ pub enum ViolationKind {
     MediaWrongContent,
     /// A photo whose blob is intact could not be fetched or decrypted, or was never fetched.
     MediaFailed,
+    /// At the end, a live companion lacks messages of its history sync (and the sync was not
+    /// lost for good).
+    HistoryIncomplete,
 }
 
 impl ViolationKind {
@@ -65,6 +68,7 @@ impl ViolationKind {
             Self::TamperAccepted => "tamper-accepted",
             Self::MediaWrongContent => "media-wrong-content",
             Self::MediaFailed => "media-failed",
+            Self::HistoryIncomplete => "history-incomplete",
         }
     }
 }
@@ -164,6 +168,9 @@ pub struct Stats {
     pub excused_lost: u64,
     /// Owed (message, device) pairs excused: the sender was gone.
     pub excused_sender_gone: u64,
+    /// Owed (message, device) pairs excused: encrypted to a previous installation of the
+    /// device's account (a stale directory after a reinstall; never re-sent to a later one).
+    pub excused_previous_installation: u64,
     /// Settings changed (app-state mutations queued).
     pub app_settings: u64,
     /// App-state sync passes.
@@ -204,6 +211,24 @@ pub struct Stats {
     pub photos_fetched: u64,
     /// Photos refused after a blob-store fault (a typed error).
     pub photos_refused_faulted: u64,
+    /// History syncs started (one per link).
+    pub history_syncs: u64,
+    /// Messages packaged in them.
+    pub history_items_sent: u64,
+    /// History notifications sent (first sends and re-uploads).
+    pub history_notifications: u64,
+    /// History chunks applied by companions.
+    pub history_chunks_applied: u64,
+    /// History chunks that failed (a faulted blob).
+    pub history_chunks_failed: u64,
+    /// Chunk requests companions sent.
+    pub history_chunk_requests: u64,
+    /// Messages shown from history.
+    pub history_items_shown: u64,
+    /// Syncs complete at the end (live companion and primary).
+    pub history_syncs_complete: u64,
+    /// Syncs excused at the end: none of their notifications arrived (lost for good).
+    pub history_syncs_lost: u64,
 }
 
 impl Stats {
@@ -246,6 +271,7 @@ impl Stats {
             membership_changes,
             excused_lost,
             excused_sender_gone,
+            excused_previous_installation,
             app_settings,
             app_syncs,
             app_pushed,
@@ -265,7 +291,16 @@ impl Stats {
             app_tamper_harmless,
             photos,
             photos_fetched,
-            photos_refused_faulted
+            photos_refused_faulted,
+            history_syncs,
+            history_items_sent,
+            history_notifications,
+            history_chunks_applied,
+            history_chunks_failed,
+            history_chunk_requests,
+            history_items_shown,
+            history_syncs_complete,
+            history_syncs_lost
         );
         self.max_live_devices = self.max_live_devices.max(o.max_live_devices);
         for (k, v) in &o.faults {

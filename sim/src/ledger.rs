@@ -9,12 +9,14 @@
 //!   (the `lose` fault), or its sender is gone (a receiver checks the sender against the current
 //!   device list, so an unlinked device's undelivered messages are refused — by design), or it is
 //!   a group message whose sender was removed from the group while it was in flight, or which
-//!   missed the device and was to be re-sent when the device's account left the group (both by
-//!   decision, spec 05).
+//!   missed the device and was to be re-sent when the device's account left the group, or it was
+//!   encrypted to a previous installation of the device's account (a stale directory after a
+//!   reinstall; never re-sent to a later installation) (all three by decision, spec 05).
 //! - **allowed**: `required`, plus the devices that existed when the sender re-sent it to devices
 //!   the server said it missed (`resend_to_missing` sends to every current device that lacks it).
-//!   A decryption anywhere else — a member added later, a device linked later (there is no
-//!   history sync yet), a removed member, an unlinked device — is a violation.
+//!   A decryption anywhere else — a member added later, a device linked later (it gets older
+//!   messages through history sync instead, checked apart: `world/history.rs`), a removed
+//!   member, an unlinked device — is a violation.
 //! - **decrypted**: how many times each device decrypted it (more than once is a violation).
 //!
 //! A message with a photo also has a [`MediaRecord`]: the plaintext encrypted, the pointer
@@ -64,11 +66,10 @@ pub struct MessageRecord {
     pub probe: bool,
     /// Re-sent to missing devices at least once.
     pub resent: bool,
-    /// Accounts whose directory answer was stale when it was sent.
-    pub sent_while_stale: BTreeSet<usize>,
-    /// Devices that failed to read it while the directory answer for the sender's or their own
-    /// account was stale.
-    pub failed_while_stale: BTreeSet<DevId>,
+    /// For each account it was encrypted to, the installation (reinstall count) it first went
+    /// to: a later installation of that account never gets it (spec 05.7), so its devices are
+    /// not owed it (a stale directory after a reinstall).
+    pub sent_to_epoch: BTreeMap<usize, u32>,
 }
 
 /// The photo of a message.

@@ -44,6 +44,15 @@
 //!   in the world's `MemoryBlobStore`, and its pointer sent with `Client::send_attachment`
 //!   through the ordinary send path; every device that decrypts the message fetches and
 //!   decrypts the blob.
+//! - History sync (spec 09; `world/history.rs` states the model): when a companion is linked,
+//!   the primary's app packages the messages it has shown (sent or decrypted) with
+//!   `HistoryPackage` (8 messages a chunk), puts the chunks in the same blob store and sends one
+//!   `HistorySync` self message per chunk to the new companion through the simulated network
+//!   (again once the directory lists it, if a stale answer did not). The companion's app keeps
+//!   a `HistoryImporter` (its `to_bytes`, the app's saved state), applies the chunks that are
+//!   ready and shows their messages; a chunk that fails is asked for again with a
+//!   `HistoryChunkRequest` (the primary uploads it afresh), and at the end of a run a stalled
+//!   sync asks for the chunks whose notification never came.
 //!
 //! # Events and faults
 //!
@@ -55,7 +64,7 @@
 //! directory ([`directory`]), crashes at any store operation of a step with a restart from the
 //! store through `Client::open` ([`store`] states the crash model), an app-state sync served by
 //! a tampering server (drop / swap / replay / bit flip / old snapshot), and a blob lost or
-//! corrupted by the blob store.
+//! corrupted by the blob store (a photo's: `blob-fault`; a history chunk's: `history-fault`).
 //!
 //! # Invariants
 //!
@@ -80,6 +89,10 @@
 //!   the bytes encrypted (the ledger keeps them); it fails — with a typed error, never other
 //!   bytes — only when the blob store lost or corrupted the blob (then the photo, not the
 //!   message, is excused).
+//! - history: every message a companion shows from history is one its primary had shown
+//!   before the link (in that sync's package; the sync is the companion's own), with the body,
+//!   sender and photo pointer sent, never shown twice on a device; a chunk fails only when its
+//!   blob was faulted (and with the fault's reason), and a faulted blob is never applied.
 //!
 //! At the end of a run every fault stops (delays and stale answers expire), everything queued is
 //! delivered with re-sends and retries running to their bounds ("quiesce"), then every account
@@ -89,16 +102,22 @@
 //! every live device of an account must hold the same five collections as the server's head,
 //! with nothing left pending, and every mutation the server acknowledged must be there unless a
 //! later one (last writer wins, by timestamp) replaced it; every device that decrypted a photo
-//! message must have fetched the photo.
+//! message must have fetched the photo. Then companions ask for what their history sync still
+//! lacks (a few rounds, deliveries in between): every live companion whose primary is alive must
+//! have shown every message of its sync, unless none of the sync's notifications arrived (one
+//! lost for good). Live delivery is unchanged: a companion linked after a message is still not
+//! entitled to decrypt it; it gets it from history.
 //!
-//! Known tandem issues (found by this simulator, `world/known.rs`) are counted and tolerated
-//! unless the run is strict, so that a campaign keeps looking for new ones.
+//! Known tandem issues (found by this simulator, `world/known.rs`) would be counted and
+//! tolerated unless the run is strict, so that a campaign keeps looking for new ones; none is
+//! open. Two losses are tandem's decisions and excused: a group message from a member removed
+//! while it was in flight (spec 05.6), and a message encrypted to a previous installation of an
+//! account, never re-sent to the next (spec 05.7).
 //!
-//! # Not yet simulated (hooks for later)
+//! # Not simulated
 //!
-//! The event enum is where these go, with their invariants in [`world`]:
-//! - TODO history sync: a device linked later gets the history; then "linked after the message"
-//!   moves from *not entitled* to *owed through history*.
+//! History syncs other than the full one at link (on-demand, recent, push names) and contacts
+//! in chunks. The event enum is where more would go, with their invariants in [`world`].
 
 pub mod campaign;
 pub mod clock;

@@ -57,7 +57,7 @@ fn bytes_map_to_a_bounded_trace_over_a_fixed_world() {
     assert_eq!(long.len(), 4 + MAX_EVENTS);
     assert!(long[4..].iter().all(|e| matches!(e, Event::Message { .. })));
     // Every kind is reachable.
-    let kinds: std::collections::BTreeSet<usize> = (0u8..25)
+    let kinds: std::collections::BTreeSet<usize> = (0..tandem_sim::event::KINDS.len() as u8)
         .flat_map(|k| events_from_bytes(&[k, 1, 2]).pop())
         .map(|e| e.kind())
         .collect();

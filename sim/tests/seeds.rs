@@ -98,22 +98,22 @@ fn traces_print_and_parse_back() {
 #[test]
 fn the_shrinker_keeps_the_failure_and_cuts_the_trace() {
     // An app that drops envelopes with a transient failure (instead of offering them again, as
-    // `ReceiveFailure::is_transient` asks) loses messages: seed 8 has a stale directory answer
-    // (with the message events only, the mix it was found with).
+    // `ReceiveFailure::is_transient` asks) loses messages: seed 13 has a stale directory answer
+    // while a companion links (with the message events only, the mix it was found with).
     let mut config = Config::small();
     config.weights = Weights::default().without_app_state_and_media();
-    let trace = generate(8, &config);
+    let trace = generate(13, &config);
     let mut options = RunOptions::for_config(&config);
     options.strict = true;
     options.transient_attempts = 0;
     let kind = ViolationKind::Missing;
     assert!(
-        run_trace(8, &trace, options)
+        run_trace(13, &trace, options)
             .violations
             .iter()
             .any(|v| v.kind == kind)
     );
-    let short = shrink(8, &trace, options, kind, Duration::from_secs(40));
+    let short = shrink(13, &trace, options, kind, Duration::from_secs(40));
     assert!(
         short.len() < trace.len() / 4,
         "{} of {}",
@@ -121,7 +121,7 @@ fn the_shrinker_keeps_the_failure_and_cuts_the_trace() {
         trace.len()
     );
     assert!(
-        run_trace(8, &short, options)
+        run_trace(13, &short, options)
             .violations
             .iter()
             .any(|v| v.kind == kind)

@@ -973,8 +973,10 @@ impl<S: ClientStore> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<SendReport, ClientError> {
-        if matches!(message, SelfMessage::HistorySync(_) | SelfMessage::AppStateKeys(_))
-            && self.local.address.device_id != 0
+        if matches!(
+            message,
+            SelfMessage::HistorySync(_) | SelfMessage::AppStateKeys(_)
+        ) && self.local.address.device_id != 0
         {
             return Err(ClientError::NotPrimary);
         }
@@ -1480,7 +1482,19 @@ impl<S: ClientStore> Client<S> {
                         }
                         p
                     }
-                    Err(group::GroupDecryptError::Duplicate) => return Received::Duplicate,
+                    Err(group::GroupDecryptError::Duplicate) => {
+                        // Older than our copy of the sender's chain: a replay of a message we
+                        // showed, or one we never read because our copy of the chain began after
+                        // it (a redistribution after a retry overtook it in flight). Only the
+                        // first is a duplicate; the second is asked for again, pairwise.
+                        if self.store.was_received(&sender.name, &envelope.message_id).ok() == Some(false) {
+                            replies.extend(self.retry_request(envelope, now, rng));
+                            return Received::Failed(ReceiveFailure::GroupDecrypt(
+                                group::GroupDecryptError::Duplicate,
+                            ));
+                        }
+                        return Received::Duplicate;
+                    }
                     Err(e) => {
                         replies.extend(self.retry_request(envelope, now, rng));
                         return Received::Failed(ReceiveFailure::GroupDecrypt(e));

@@ -140,6 +140,7 @@ impl World {
         self.app_device_added(account, d, false);
         let a = self.address(d);
         self.note(|| format!("linked {a} (device #{d})"));
+        self.history_on_link(account, d);
     }
 
     pub(super) fn kill(&mut self, d: DevId) {

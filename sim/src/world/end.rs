@@ -1,5 +1,6 @@
-//! The end of a run: quiesce, probe (and settle app state), and the checks that everything owed
-//! was decrypted, that app state converged, and that every photo read is the one sent.
+//! The end of a run: quiesce, probe (and settle app state and history syncs), and the checks
+//! that everything owed was decrypted, that app state converged, that every photo read is the
+//! one sent, and that every companion got its history.
 
 use super::*;
 
@@ -53,6 +54,7 @@ impl World {
         }
         self.quiesce();
         self.settle_app_state();
+        self.settle_history();
     }
 
     /// The end-of-run check: every owed message decrypted on every device that should have it.
@@ -62,6 +64,7 @@ impl World {
         let mut excused_lost = 0;
         let mut excused_gone = 0;
         let mut excused_removed = 0;
+        let mut excused_previous = 0;
         for m in self.ledger.all() {
             let sender_alive = self.devices.get(m.sender).is_some_and(|i| i.alive);
             let mut lacking: BTreeMap<Option<&'static str>, Vec<String>> = BTreeMap::new();
@@ -70,8 +73,14 @@ impl World {
                 if !alive || m.decrypted.get(&r).copied().unwrap_or(0) > 0 {
                     continue;
                 }
+                let later_installation = self
+                    .devices
+                    .get(r)
+                    .is_some_and(|i| m.sent_to_epoch.get(&i.account).is_some_and(|e| i.epoch > *e));
                 if m.exempt.contains_key(&r) {
                     excused_lost += 1;
+                } else if later_installation {
+                    excused_previous += 1;
                 } else if self.sender_removed_in_flight(m) || self.receiver_removed_before_resend(m, r) {
                     excused_removed += 1;
                 } else if !sender_alive {
@@ -98,12 +107,14 @@ impl World {
         }
         self.stats.excused_lost += excused_lost;
         self.stats.excused_sender_gone += excused_gone;
+        self.stats.excused_previous_installation += excused_previous;
         self.stats.excused_removed_sender += excused_removed;
         for (detail, known) in missing {
             self.violation_unless(ViolationKind::Missing, detail, known);
         }
         self.check_app_state();
         self.check_media();
+        self.check_history();
     }
 
     /// Whether the sender's account was removed from the message's group after sending it: a

@@ -22,6 +22,9 @@ impl World {
                 m.exempt.insert(owner, "lost");
             }
         }
+        if e.kind != EnvelopeKind::RetryRequest {
+            self.history_envelope_lost(&e.message_id);
+        }
         let kind = e.kind;
         self.note(|| format!("lost a {kind:?} envelope for {address}"));
     }

@@ -32,6 +32,7 @@ mod devices;
 mod end;
 mod faults;
 mod groups;
+mod history;
 mod known;
 mod media;
 mod receive;
@@ -96,6 +97,8 @@ pub struct GroupInfo {
 struct Resend {
     message: usize,
     attempts: u32,
+    /// Calls made, including those a crash or an account-key change interrupted.
+    tries: u32,
 }
 
 /// The temporary folder of the SQLite files, removed with the world.
@@ -137,8 +140,10 @@ pub struct World {
     unread_duplicates: BTreeSet<(DevId, usize)>,
     /// App state: each account's server, each device's app state and what the app persisted.
     app: app_state::AppWorld,
-    /// The blob store (the media server), one for the world.
+    /// The blob store (the media server: photos and history chunks), one for the world.
     blobs: MemoryBlobStore,
+    /// History syncs to companions (`history.rs`).
+    histories: history::Histories,
     /// Report known tandem issues as violations too.
     strict: bool,
     /// How many times a transiently failed envelope is offered again.
@@ -175,6 +180,7 @@ impl World {
             unread_duplicates: BTreeSet::new(),
             app: app_state::AppWorld::default(),
             blobs: MemoryBlobStore::new(),
+            histories: history::Histories::default(),
             strict: false,
             transient_attempts: TRANSIENT_ATTEMPTS,
             dir: None,
@@ -368,6 +374,7 @@ impl World {
             log.push(format!("{step:5} {event}"));
         }
         self.process_resends();
+        self.process_history_unsent();
         match event {
             Event::CreateAccount { durable } => self.create_account(*durable),
             Event::Link { account, durable } => {
@@ -455,6 +462,7 @@ impl World {
             Event::GroupPhoto { group, from } => self.group_photo(*group, *from),
             Event::AppTamper { device, attack, n } => self.app_tamper(*device, *attack, *n),
             Event::BlobFault { nth, corrupt } => self.blob_fault(*nth, *corrupt),
+            Event::HistoryFault { nth, corrupt } => self.history_fault(*nth, *corrupt),
         }
         self.stats.max_live_devices = self.stats.max_live_devices.max(self.clients.len() as u64);
     }

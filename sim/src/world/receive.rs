@@ -97,7 +97,10 @@ impl World {
                 self.decrypted(d, from, message);
                 self.media_received(d, message);
             }
-            Received::FromOwnDevice { from, message } => self.own_device_message(d, from, message),
+            Received::FromOwnDevice { from, message } => {
+                self.own_device_message(d, from, message);
+                self.history_self_message(d, from, message);
+            }
             Received::GroupKey { .. } => {
                 if let Some(info) = self.devices.get(flight.sender) {
                     let (account, epoch) = (info.account, info.epoch);
@@ -158,15 +161,6 @@ impl World {
         self.note(|| {
             format!("{address} could not read {kind:?} from {sender} (message {number:?}): {label}")
         });
-        let accounts = [
-            self.devices.get(d).map(|i| i.account),
-            self.account_of_name(&sender.name),
-        ];
-        if accounts.into_iter().flatten().any(|a| self.stale_now(a)) {
-            if let Some(m) = number.and_then(|n| self.ledger.get_mut(n)) {
-                m.failed_while_stale.insert(d);
-            }
-        }
         *self.stats.failures.entry(label).or_default() += 1;
     }
 

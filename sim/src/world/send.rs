@@ -255,16 +255,8 @@ impl World {
             addressed: BTreeSet::new(),
             probe,
             resent: false,
-            sent_while_stale: BTreeSet::new(),
-            failed_while_stale: BTreeSet::new(),
+            sent_to_epoch: BTreeMap::new(),
         });
-        let stale: BTreeSet<usize> = audience_of(&self.ledger, number)
-            .into_iter()
-            .filter(|a| self.stale_now(*a))
-            .collect();
-        if let Some(m) = self.ledger.get_mut(number) {
-            m.sent_while_stale = stale;
-        }
         let n = report.envelopes.len();
         let from = self.address(d);
         self.note(|| format!("{from} sent message {number}: {n} envelopes"));
@@ -274,6 +266,7 @@ impl World {
             self.resends.push(Resend {
                 message: number,
                 attempts: 0,
+                tries: 0,
             });
         }
     }
@@ -289,6 +282,9 @@ impl World {
         for a in accounts {
             let epoch = self.served_epoch(a);
             self.check_epoch(d, a, epoch, "encrypted to");
+            if let Some(m) = self.ledger.get_mut(number) {
+                m.sent_to_epoch.entry(a).or_insert(epoch);
+            }
         }
         if let Some(m) = self.ledger.get_mut(number) {
             m.addressed
@@ -347,7 +343,9 @@ impl World {
                 self.resends.push(r);
                 continue;
             }
-            r.attempts += 1;
+            // A crash or an accepted account-key change makes the app try again at once
+            // (bounded by ATTEMPTS); a completed re-send counts toward RESENDS.
+            r.tries += 1;
             let result = self.with_client(sender, |c, dir, rng, now| {
                 c.atomically(|c| {
                     let report = c.resend_to_missing(dir, id, now, rng)?;
@@ -368,6 +366,7 @@ impl World {
                 (None, _) => continue,
                 (Some(Err(_)), Some(_)) => {}
                 (Some(Ok(report)), None | Some(CrashKind::AfterStep)) => {
+                    r.attempts += 1;
                     self.stats.resends += 1;
                     let mut now_live = self.live_devices_of(&audience);
                     now_live.remove(&sender);
@@ -391,13 +390,9 @@ impl World {
                     continue;
                 }
             }
-            if r.attempts < RESENDS && self.missing(r.message) {
+            if r.attempts < RESENDS && r.tries < RESENDS + ATTEMPTS as u32 && self.missing(r.message) {
                 self.resends.push(r);
             }
         }
     }
-}
-
-fn audience_of(ledger: &Ledger, number: usize) -> BTreeSet<usize> {
-    ledger.get(number).map(|m| m.audience.clone()).unwrap_or_default()
 }

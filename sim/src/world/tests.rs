@@ -608,3 +608,195 @@ fn the_key_to_unlinked_device_issue_stays_fixed() {
     assert_eq!(report.stats.app_rotations, 1);
     assert!(report.stats.faults.contains_key("stale"));
 }
+
+/// a0 and a1 (one device each); a0.0 sends 20 messages to a1 and a1.0 sends 3 to a0, all
+/// delivered; then a0 links a0.1 (device #2): its history is 23 messages, 3 chunks, whose
+/// notifications wait in a0.1's queue.
+fn history_world() -> World {
+    let mut w = World::new(5, 3, true);
+    w.apply(0, &Event::CreateAccount { durable: false });
+    w.apply(1, &Event::CreateAccount { durable: false });
+    for i in 0..23 {
+        let from = if i % 8 == 7 { dev(1, 0) } else { dev(0, 0) };
+        w.apply(2, &Event::Message { from, to: 0 });
+    }
+    w.deliver_all();
+    w.apply(
+        3,
+        &Event::Link {
+            account: 0,
+            durable: false,
+        },
+    );
+    assert_eq!(w.stats.history_syncs, 1);
+    assert_eq!(w.stats.history_items_sent, 23);
+    assert_eq!(w.stats.history_notifications, 3);
+    w
+}
+
+/// The companion of [`history_world`].
+const COMPANION: DevId = 2;
+
+fn shown(w: &World, d: DevId) -> usize {
+    w.histories.shown.get(&d).map_or(0, BTreeSet::len)
+}
+
+#[test]
+fn a_companion_gets_its_history_and_a_corrupted_chunk_comes_again() {
+    let mut w = history_world();
+    // The blob store corrupts chunk 1's blob before a0.1 fetches it.
+    w.apply(
+        4,
+        &Event::HistoryFault {
+            nth: 1,
+            corrupt: true,
+        },
+    );
+    w.deliver_all();
+    assert_eq!(w.stats.history_chunks_failed, 1, "{:?}", w.log());
+    assert_eq!(w.stats.history_chunk_requests, 1);
+    assert_eq!(w.stats.history_notifications, 4, "chunk 1 uploaded again");
+    assert_eq!(w.stats.history_chunks_applied, 3);
+    assert_eq!(shown(&w, COMPANION), 23);
+    // History is not live delivery: the ledger has no decryption on a0.1 of the old messages.
+    assert!(
+        w.ledger
+            .all()
+            .iter()
+            .all(|m| !m.decrypted.contains_key(&COMPANION))
+    );
+    // Applied blobs are deleted; the corrupted one stays (the server's garbage).
+    assert!(w.histories.uploaded.is_empty());
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    assert_eq!(w.stats.history_syncs_complete, 1);
+    assert_eq!(w.stats.faults.get("history-corrupt"), Some(&1));
+}
+
+#[test]
+fn a_lost_notification_is_asked_for_and_a_sync_lost_whole_is_excused() {
+    let mut w = history_world();
+    // Chunk 1's notification is lost for good: a0.1 applies chunk 0 and holds chunk 2.
+    w.apply(
+        4,
+        &Event::Lose {
+            device: dev(0, 1),
+            nth: 1,
+        },
+    );
+    w.deliver_all();
+    assert_eq!(shown(&w, COMPANION), 8);
+    // A second companion whose notifications are all lost.
+    w.apply(
+        5,
+        &Event::Link {
+            account: 0,
+            durable: false,
+        },
+    );
+    for _ in 0..3 {
+        w.apply(
+            6,
+            &Event::Lose {
+                device: dev(0, 2),
+                nth: 0,
+            },
+        );
+    }
+    assert_eq!(w.stats.faults.get("lose"), Some(&4));
+    end(&mut w);
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    // The stalled sync completed through a request in the settle rounds; the other is excused.
+    assert_eq!(w.stats.history_chunk_requests, 1);
+    assert_eq!(shown(&w, COMPANION), 23);
+    assert_eq!(w.stats.history_syncs_complete, 1);
+    assert_eq!(w.stats.history_syncs_lost, 1);
+}
+
+#[test]
+fn an_altered_foreign_or_repeated_history_item_or_a_lost_history_is_caught() {
+    let mut w = history_world();
+    w.deliver_all();
+    assert!(w.violations.is_empty(), "{:?}", w.violations);
+    let sync = w.histories.syncs.keys().next().copied();
+    let item = |w: &World, n: usize, extra: &[u8]| {
+        let m = w.ledger.get(n).unwrap();
+        tandem::history::HistoryItem {
+            chat_id: "a0+a1".into(),
+            sender: m.sender_address.to_string(),
+            message_id: super::history::id_text(&m.id),
+            timestamp_ms: 0,
+            body: [m.body.as_slice(), extra].concat(),
+            media: None,
+        }
+    };
+    // Message 0 with another body (and shown a second time).
+    let altered = item(&w, 0, b"!");
+    w.history_item(COMPANION, sync, &altered);
+    assert!(
+        has(&w, ViolationKind::WrongContent, "another body"),
+        "{:?}",
+        w.violations
+    );
+    assert!(has(
+        &w,
+        ViolationKind::DecryptedTwice,
+        "message 0 from history twice"
+    ));
+    // A message sent after the link is not history; nor is a sync another device's.
+    w.apply(
+        4,
+        &Event::Message {
+            from: dev(1, 0),
+            to: 0,
+        },
+    );
+    let later = item(&w, 23, b"");
+    w.history_item(COMPANION, sync, &later);
+    assert!(has(&w, ViolationKind::NotEntitled, "message 23 from history"));
+    let old = item(&w, 1, b"");
+    w.history_item(1, sync, &old);
+    assert!(has(
+        &w,
+        ViolationKind::NotEntitled,
+        "a1.0 showed message 1 from history"
+    ));
+    // The companion's shown history vanishes before the end check.
+    w.histories.shown.get_mut(&COMPANION).unwrap().clear();
+    end(&mut w);
+    assert!(
+        has(&w, ViolationKind::HistoryIncomplete, "lacks 23 of the 23"),
+        "{:?}",
+        w.violations
+    );
+}
+
+#[test]
+fn a_history_blob_fault_without_its_bookkeeping_is_caught() {
+    let mut w = history_world();
+    // Chunk 0's blob is marked faulted but left intact: applying it is taking in a fault.
+    let (first, _, _) = w.histories.uploaded[0];
+    w.histories.faulted.insert(first, "history-corrupt");
+    // Chunk 1's blob vanishes without the fault's bookkeeping: nothing excuses the failure.
+    let (second, _, _) = w.histories.uploaded[1];
+    tandem::blob::BlobStore::delete(&mut w.blobs, &second).unwrap();
+    w.deliver_all();
+    assert!(
+        has(
+            &w,
+            ViolationKind::TamperAccepted,
+            "chunk 0 from a blob hit by history-corrupt"
+        ),
+        "{:?}",
+        w.violations
+    );
+    assert!(
+        has(
+            &w,
+            ViolationKind::OperationFailed,
+            "chunk 1 failed (blob missing), its blob intact"
+        ),
+        "{:?}",
+        w.violations
+    );
+}
