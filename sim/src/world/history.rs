@@ -503,20 +503,7 @@ impl World {
         let Some(&blob) = intact.get(usize::from(nth) % intact.len()) else {
             return;
         };
-        let done = if corrupt {
-            let at = usize::from(nth);
-            self.blobs
-                .tamper(&blob, |b| {
-                    let len = b.len().max(1);
-                    if let Some(x) = b.get_mut(at % len) {
-                        *x ^= 0x20;
-                    }
-                })
-                .is_ok()
-        } else {
-            self.blobs.delete(&blob).is_ok()
-        };
-        if done {
+        if self.damage_blob(&blob, usize::from(nth), corrupt) {
             let what = if corrupt {
                 "history-corrupt"
             } else {

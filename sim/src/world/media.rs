@@ -88,6 +88,23 @@ impl World {
         }
     }
 
+    /// The blob store loses a blob, or flips a bit of its byte `at` (modulo its length).
+    /// Whether it did.
+    pub(super) fn damage_blob(&mut self, blob: &BlobId, at: usize, corrupt: bool) -> bool {
+        if corrupt {
+            self.blobs
+                .tamper(blob, |b| {
+                    let len = b.len().max(1);
+                    if let Some(x) = b.get_mut(at % len) {
+                        *x ^= 0x20;
+                    }
+                })
+                .is_ok()
+        } else {
+            self.blobs.delete(blob).is_ok()
+        }
+    }
+
     /// A `blob-fault`: the blob store loses or corrupts the `nth` intact photo blob.
     pub(super) fn blob_fault(&mut self, nth: u16, corrupt: bool) {
         let intact: Vec<usize> = self.ledger.media_numbers(|m| m.faulted.is_none());
@@ -100,20 +117,7 @@ impl World {
         let Some(blob) = self.ledger.media(n).map(|m| m.blob) else {
             return;
         };
-        let done = if corrupt {
-            let at = usize::from(nth);
-            self.blobs
-                .tamper(&blob, |b| {
-                    let len = b.len().max(1);
-                    if let Some(x) = b.get_mut(at % len) {
-                        *x ^= 0x20;
-                    }
-                })
-                .is_ok()
-        } else {
-            self.blobs.delete(&blob).is_ok()
-        };
-        if done {
+        if self.damage_blob(&blob, usize::from(nth), corrupt) {
             let what = if corrupt { "blob-corrupt" } else { "blob-lose" };
             self.fault(what);
             if let Some(m) = self.ledger.media_mut(n) {
