@@ -25,28 +25,11 @@ use std::path::PathBuf;
 
 #[path = "../../fuzz/common/app_state_driver.rs"]
 mod app_state_driver;
+#[path = "common/seeds.rs"]
+mod seeds;
+use seeds::{seed_dir, seeds};
 
 use app_state_driver::{PatchOutcome, SnapshotOutcome, fixture, run_patch, run_snapshot};
-
-fn seed_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds")
-        .join(target)
-}
-
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = seed_dir(target);
-    let mut out: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read(&path).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// `refused-<Error>-…` → the error's name.
 fn expected_error(name: &str) -> Option<&str> {

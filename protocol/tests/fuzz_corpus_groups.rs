@@ -27,29 +27,11 @@ use tandem::wire::{SenderKeyDistributionMessage, SenderKeyMessage, WireError};
 
 #[path = "../../fuzz/common/group_driver.rs"]
 mod group_driver;
+#[path = "common/seeds.rs"]
+mod seeds;
+use seeds::{seed_dir, seeds};
 
 use group_driver::{Outcome, Status, Stored};
-
-fn seed_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds")
-        .join(target)
-}
-
-/// Every seed of `target`, sorted by name.
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = seed_dir(target);
-    let mut out: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read(&path).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 fn must_be_valid(name: &str) -> bool {
     !(name.starts_with("crash-") || name.starts_with("bad-"))

@@ -31,6 +31,9 @@ use std::path::PathBuf;
 
 #[path = "../../fuzz/common/linking_driver.rs"]
 mod linking_driver;
+#[path = "common/seeds.rs"]
+mod seeds;
+use seeds::{seed_dir, seeds};
 
 use linking_driver::{ApprovalOutcome, IdentityOutcome, ListOutcome, QrOutcome, TABLET, Value};
 
@@ -40,27 +43,6 @@ const TARGETS: [&str; 4] = [
     "link_qr_payload",
     "link_approval",
 ];
-
-fn seed_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds")
-        .join(target)
-}
-
-/// Every seed of `target`, sorted by name.
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = seed_dir(target);
-    let mut out: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read(&path).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// Every truncation, every bit flip in the first 64 bytes.
 fn mutations(bytes: &[u8]) -> Vec<Vec<u8>> {

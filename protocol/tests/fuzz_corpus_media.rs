@@ -27,27 +27,14 @@ use tandem::media::{MediaDigest, MediaKey, MediaKind, MediaPointer, Sidecar};
 
 #[path = "../../fuzz/common/media_driver.rs"]
 mod media_driver;
+#[path = "common/seeds.rs"]
+mod seeds;
+use seeds::seeds;
 
 use media_driver::{HEADER, Outcome, RangeOutcome};
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = repo("fuzz/seeds").join(target);
-    let mut out: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            (
-                path.file_name().unwrap().to_string_lossy().into_owned(),
-                fs::read(&path).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Every prefix up to `skip + 64` bytes, the last 64 prefixes, and flips of the lowest and the

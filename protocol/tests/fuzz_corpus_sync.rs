@@ -24,36 +24,18 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
+#[path = "common/seeds.rs"]
+mod seeds;
 #[path = "../../fuzz/common/sync_driver.rs"]
 mod sync_driver;
+use seeds::{seed_dir, seeds};
 
 use sync_driver::{BackupOutcome, ChunkOutcome, NotificationOutcome, fixture};
 use tandem::blob::BlobId;
 use tandem::history::HistorySyncNotification;
 
 const TARGETS: [&str; 3] = ["backup_restore", "history_chunk", "history_notification"];
-
-fn seed_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/seeds")
-        .join(target)
-}
-
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = seed_dir(target);
-    let mut out: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read(&path).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// Truncations (every length up to 64, then every 61st) and bit flips in the first 64 bytes.
 fn mutations(bytes: &[u8]) -> Vec<Vec<u8>> {
