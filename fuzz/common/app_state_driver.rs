@@ -108,16 +108,8 @@ pub fn fixture() -> &'static Fixture {
         let a = "4915187654321@s.whatsapp.net";
         let b = "4915112345678@s.whatsapp.net";
         let earlier = vec![
-            push(
-                &mut state,
-                &mut server,
-                &ring,
-                &[
-                    Mutation::set(&mute(a, true), 10),
-                    Mutation::set(&star("3EB0AA"), 11),
-                ],
-                &mut rng,
-            ),
+            // Under the older key first: a patch under an older epoch than one already
+            // applied would be skipped (spec 08.6).
             push(
                 &mut state,
                 &mut server,
@@ -125,6 +117,16 @@ pub fn fixture() -> &'static Fixture {
                 &[
                     Mutation::set(&mute(b, true), 12),
                     Mutation::set(&star("3EB0BB"), 13),
+                ],
+                &mut rng,
+            ),
+            push(
+                &mut state,
+                &mut server,
+                &ring,
+                &[
+                    Mutation::set(&mute(a, true), 10),
+                    Mutation::set(&star("3EB0AA"), 11),
                 ],
                 &mut rng,
             ),

@@ -554,7 +554,24 @@ fn old_keys_open_until_expired_then_rekey_and_expiry() {
             "{n}"
         );
     }
+    // Expired: no longer sent with, still held until no collection can need it.
     phone.ring.expire_through(old.epoch());
+    assert!(phone.ring.get(&old).is_some());
+    assert_eq!(phone.ring.sending_key().unwrap().id(), new.id());
+    assert_eq!(phone.state.forget_expired_keys(&mut phone.ring), 0);
+    // The next sync moves every collection still at the old epoch (or at none) past it with an
+    // empty patch under the new key; then the old key is forgotten.
+    let report = phone.sync(&mut server, &mut rng);
+    let marked: Vec<CollectionName> = report.markers.keys().copied().collect();
+    assert_eq!(marked.len(), 3, "{marked:?}"); // the two rekeyed collections need none
+    for n in CollectionName::ALL {
+        assert_eq!(
+            phone.state.collection(n).key_epoch(),
+            Some(new.id().epoch()),
+            "{n}"
+        );
+    }
+    assert_eq!(phone.state.forget_expired_keys(&mut phone.ring), 1);
     assert!(phone.ring.get(&old).is_none());
     assert_eq!(
         phone.ring.insert(ring.sending_key().unwrap().clone()),
@@ -566,8 +583,10 @@ fn old_keys_open_until_expired_then_rekey_and_expiry() {
     assert_eq!(fresh.value(&pin(CHAT, false)), Some(pin(CHAT, true)));
     assert_eq!(snapshot_of(&fresh.state), snapshot_of(&phone.state));
 
-    // After expiry, a patch under the old key is refused (the unlinked device still has the old
-    // key; give it the best case, the current state, to build on).
+    // A patch under the old key after the collection moved on (the unlinked device still has
+    // the old key; give it the best case, the current state, and a server that takes its push)
+    // is skipped by every device alike: the phone, which forgot the key, and the laptop, which
+    // still holds it and was never told of the expiry.
     let forged = phone
         .state
         .collection(CollectionName::RegularHigh)
@@ -576,18 +595,172 @@ fn old_keys_open_until_expired_then_rekey_and_expiry() {
     server
         .push(CollectionName::RegularHigh, forged.version - 1, forged.bytes)
         .unwrap();
-    let err = phone.state.sync(&mut server, &phone.ring, &mut rng).unwrap_err();
-    assert_eq!(
-        err,
-        SyncError::Apply {
-            collection: CollectionName::RegularHigh,
-            error: ApplyError::ExpiredKey(old)
-        }
-    );
+    let report = phone.sync(&mut server, &mut rng);
+    assert_eq!(report.skipped.get(&CollectionName::RegularHigh), Some(&1));
     assert_eq!(phone.value(&mute(CHAT, false)), Some(mute(CHAT, true)));
-    // The laptop, which has not expired the old epoch yet, still takes it.
+    let report = laptop.sync(&mut server, &mut rng);
+    assert_eq!(report.skipped.get(&CollectionName::RegularHigh), Some(&1));
+    assert_eq!(laptop.value(&mute(CHAT, false)), Some(mute(CHAT, true)));
+    assert_eq!(snapshot_of(&laptop.state), snapshot_of(&phone.state));
+    // A device that bootstraps from the server's snapshot gets the same, and the next change
+    // applies everywhere (its MACs were computed over the state without the skipped patch).
+    let mut late = Device::new(&phone.ring);
+    late.sync(&mut server, &mut rng);
+    assert_eq!(snapshot_of(&late.state), snapshot_of(&phone.state));
+    laptop.set(&mute(CHAT, false), 100);
     laptop.sync(&mut server, &mut rng);
-    assert_eq!(laptop.value(&mute(CHAT, true)), Some(mute(CHAT, false)));
+    for d in [&mut phone, &mut late] {
+        d.sync(&mut server, &mut rng);
+        assert_eq!(d.value(&mute(CHAT, true)), Some(mute(CHAT, false)));
+    }
+    assert_eq!(snapshot_of(&late.state), snapshot_of(&laptop.state));
+}
+
+/// Found by the simulator (trace `sim/regressions/fixed-app-state-patch-under-expired-key.trace`):
+/// a device that has not yet received the rotated key pushes under the old one after another
+/// device expired it. Before, every device that had expired the key refused that patch for good
+/// and the collection was stuck at the server's head.
+#[test]
+fn a_patch_under_a_key_expired_elsewhere_does_not_jam_the_collection() {
+    let (ring, mut rng) = account(30);
+    let mut server = MemoryAppStateServer::new();
+    let (mut phone, mut laptop, mut tablet) = (Device::new(&ring), Device::new(&ring), Device::new(&ring));
+    let old = ring.sending_key().unwrap().id();
+    phone.set(&mute(CHAT, true), 1);
+    phone.sync(&mut server, &mut rng);
+    laptop.sync(&mut server, &mut rng);
+
+    // The phone rotates (a fourth device was unlinked), rekeys, announces and expires the old
+    // epoch. The tablet gets the new key; the share to the laptop is still in flight.
+    let new = phone.ring.rotate(&mut rng, 0, 2).unwrap();
+    tablet.ring.insert(new.clone()).unwrap();
+    phone.state.rekey(&phone.ring);
+    phone.set(&SyncAction::KeyExpiration { epoch: old.epoch() }, 3);
+    phone.sync(&mut server, &mut rng);
+    phone.ring.expire_through(old.epoch());
+    tablet.ring.expire_through(old.epoch());
+
+    // The laptop, at the head of critical_block (empty), pushes under the old key: the server
+    // takes it.
+    laptop.set(
+        &SyncAction::PushName {
+            name: "laptop".into(),
+        },
+        4,
+    );
+    let report = laptop.state.sync_collection(
+        CollectionName::CriticalBlock,
+        &mut server,
+        &laptop.ring,
+        &mut rng,
+        &mut Default::default(),
+    );
+    assert_eq!(report, Ok(()));
+    assert_eq!(server.version(CollectionName::CriticalBlock), 1);
+
+    // The phone still holds the expired key, applies the patch (it came before the collection
+    // moved on), re-writes the entry under the new key and moves every other collection past
+    // the old epoch; only then does it forget the old key.
+    assert_eq!(phone.state.forget_expired_keys(&mut phone.ring), 0);
+    let report = phone.sync(&mut server, &mut rng);
+    assert_eq!(report.rekeyed.get(&CollectionName::CriticalBlock), Some(&1));
+    assert_eq!(
+        phone.value(&SyncAction::PushName { name: String::new() }),
+        Some(SyncAction::PushName {
+            name: "laptop".into()
+        })
+    );
+    assert_eq!(phone.state.forget_expired_keys(&mut phone.ring), 1);
+    for n in CollectionName::ALL {
+        let c = phone.state.collection(n);
+        assert_eq!(c.key_epoch(), Some(new.id().epoch()), "{n}");
+        assert!(c.entries().all(|(_, e)| e.key_id == new.id()), "{n}");
+    }
+
+    // The tablet converges; the laptop lacks the new key until it is shared, then converges.
+    tablet.sync(&mut server, &mut rng);
+    assert_eq!(snapshot_of(&tablet.state), snapshot_of(&phone.state));
+    assert_eq!(tablet.state.forget_expired_keys(&mut tablet.ring), 1);
+    let stuck = laptop
+        .state
+        .sync(&mut server, &laptop.ring, &mut rng)
+        .unwrap_err();
+    assert!(
+        matches!(
+            stuck,
+            SyncError::Apply {
+                error: ApplyError::UnknownKey(id),
+                ..
+            } if id == new.id()
+        ),
+        "{stuck:?}"
+    );
+    laptop.ring.insert(new.clone()).unwrap();
+    laptop.ring.expire_through(old.epoch());
+    laptop.sync(&mut server, &mut rng);
+    assert_eq!(snapshot_of(&laptop.state), snapshot_of(&phone.state));
+    assert_eq!(laptop.state.forget_expired_keys(&mut laptop.ring), 1);
+    // Every device is at the server's head with nothing pending.
+    for d in [&phone, &laptop, &tablet] {
+        for n in CollectionName::ALL {
+            assert_eq!(d.state.collection(n).version(), server.version(n), "{n}");
+            assert!(d.state.pending(n).is_empty(), "{n}");
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_under_an_expired_key_is_refused_and_the_log_replayed() {
+    let (ring, mut rng) = account(31);
+    let mut server = MemoryAppStateServer::new();
+    let mut phone = Device::new(&ring);
+    let old = ring.sending_key().unwrap().id();
+    phone.set(&mute(CHAT, true), 1);
+    phone.set(&mute(PEER, true), 2);
+    phone.sync(&mut server, &mut rng);
+    phone.set(&mute(PEER, false), 3);
+    phone.sync(&mut server, &mut rng);
+
+    // A new device that already knows the old epoch expired (nothing was re-written yet).
+    let mut fresh = phone.ring.clone();
+    fresh.rotate(&mut rng, 0, 4).unwrap();
+    fresh.expire_through(old.epoch());
+    let snapshot = server
+        .fetch(CollectionName::RegularHigh, 0, true)
+        .snapshot
+        .unwrap();
+    let mut state = CollectionState::new(CollectionName::RegularHigh);
+    assert_eq!(
+        state.apply_snapshot(&fresh, &snapshot),
+        Err(ApplyError::ExpiredKey(old))
+    );
+    assert_eq!(state, CollectionState::new(CollectionName::RegularHigh));
+    // The sync replays the patches instead (each one checked) and reaches the same state.
+    let mut late = Device::new(&fresh);
+    late.state
+        .sync_collection(
+            CollectionName::RegularHigh,
+            &mut server,
+            &fresh,
+            &mut rng,
+            &mut Default::default(),
+        )
+        .unwrap();
+    let got = late.state.collection(CollectionName::RegularHigh);
+    assert_eq!(
+        got.actions(),
+        phone.state.collection(CollectionName::RegularHigh).actions()
+    );
+    // Its sync also re-wrote both values under the new key (version 2 + 1), which the phone
+    // (given the new key) applies to the same state.
+    assert_eq!(got.version(), 3);
+    assert!(got.entries().all(|(_, e)| !fresh.is_expired(&e.key_id)));
+    phone.ring = fresh.clone();
+    phone.sync(&mut server, &mut rng);
+    assert_eq!(
+        phone.state.collection(CollectionName::RegularHigh),
+        late.state.collection(CollectionName::RegularHigh)
+    );
 }
 
 #[test]
@@ -762,14 +935,26 @@ fn state_and_ring_persist_strictly() {
         assert_eq!(CollectionState::from_bytes(&longer), Err(ParseError::Malformed));
         let name_len = bytes[1] as usize;
         let lthash_at = 2 + name_len + 8;
+        let epoch_len = if c.key_epoch().is_some() { 5 } else { 1 };
         let mut flipped = bytes.clone();
         flipped[lthash_at + 5] ^= 1;
         assert_eq!(CollectionState::from_bytes(&flipped), Err(ParseError::Malformed));
+        let mut bad_tag = bytes.clone();
+        bad_tag[lthash_at + 128] = 2;
+        assert_eq!(CollectionState::from_bytes(&bad_tag), Err(ParseError::Malformed));
         if !c.is_empty() {
             let mut flipped = bytes.clone();
-            flipped[lthash_at + 128 + 4 + 32 + 3] ^= 0x10; // first entry's value MAC
+            flipped[lthash_at + 128 + epoch_len + 4 + 32 + 3] ^= 0x10; // first entry's value MAC
             assert_eq!(CollectionState::from_bytes(&flipped), Err(ParseError::Malformed));
         }
+        // Format 1 (no key epoch) is still read, its key epoch taken from the entries.
+        let mut v1 = bytes.clone();
+        v1[0] = 1;
+        v1.drain(lthash_at + 128..lthash_at + 128 + epoch_len);
+        let old = CollectionState::from_bytes(&v1).unwrap();
+        assert_eq!(old.lthash(), c.lthash());
+        let from_entries = c.entries().map(|(_, e)| e.key_id.epoch()).max();
+        assert_eq!(old.key_epoch(), from_entries, "{n}");
     }
     // A restored device goes on syncing.
     let mut restored = Device::new(&AppStateKeyRing::from_bytes(&ring.to_bytes()).unwrap());
@@ -786,6 +971,48 @@ fn state_and_ring_persist_strictly() {
     let bytes = ring.to_bytes();
     assert!(AppStateKeyRing::from_bytes(&bytes[..bytes.len() - 1]).is_err());
     assert!(format!("{ring:?}").len() < 200);
+
+    // A ring with an expired key still held, and one forgotten, round-trips; the forgotten
+    // epoch may not pass the expired one, and no held key may be forgotten.
+    let mut ring = ring.clone();
+    let first = ring.sending_key().unwrap().id();
+    let second = ring.rotate(&mut rng, 0, 5).unwrap().id();
+    let third = ring.rotate(&mut rng, 0, 6).unwrap().id();
+    ring.expire_through(second.epoch());
+    assert_eq!(ring.forget_through(first.epoch()), 1);
+    let bytes = ring.to_bytes();
+    // 0x02 ‖ 0x01 ‖ expired ‖ 0x01 ‖ forgotten ‖ count ‖ keys
+    assert_eq!(bytes[..2], [2, 1]);
+    assert_eq!(bytes[2..6], second.epoch().to_be_bytes());
+    assert_eq!(bytes[6], 1);
+    assert_eq!(bytes[7..11], first.epoch().to_be_bytes());
+    let back = AppStateKeyRing::from_bytes(&bytes).unwrap();
+    assert_eq!(back.to_bytes(), bytes);
+    assert!(back.get(&second).is_some() && back.get(&third).is_some() && back.get(&first).is_none());
+    assert_eq!(
+        (back.expired_through(), back.forgotten_through()),
+        (Some(second.epoch()), Some(first.epoch()))
+    );
+    let mut wrong = bytes.to_vec();
+    wrong[7..11].copy_from_slice(&third.epoch().to_be_bytes()); // forgotten past expired
+    assert_eq!(
+        AppStateKeyRing::from_bytes(&wrong).unwrap_err(),
+        ParseError::Malformed
+    );
+    let mut wrong = bytes.to_vec();
+    wrong[7..11].copy_from_slice(&second.epoch().to_be_bytes()); // forgets a held key
+    assert_eq!(
+        AppStateKeyRing::from_bytes(&wrong).unwrap_err(),
+        ParseError::Malformed
+    );
+    // Format 1 reads as a ring whose expired keys were all forgotten.
+    let mut v1 = vec![1u8, 1];
+    v1.extend_from_slice(&second.epoch().to_be_bytes());
+    v1.extend_from_slice(&1u32.to_be_bytes());
+    v1.extend_from_slice(&bytes[bytes.len() - 46..]);
+    let old = AppStateKeyRing::from_bytes(&v1).unwrap();
+    assert_eq!(old.forgotten_through(), Some(second.epoch()));
+    assert_eq!(old.sending_key().unwrap().id(), third);
 }
 
 #[test]

@@ -146,15 +146,25 @@ impl World {
             .unwrap();
     }
 
-    /// A device syncs; a key expiration it receives is applied to its ring.
+    /// A device syncs; a key expiration it receives is applied to its ring (and a second sync
+    /// moves every collection past the expired epoch); expired keys no collection needs any
+    /// more are forgotten.
     fn sync_app_state(&mut self, device: &Address) -> Result<(), SyncError> {
         let app = self.app.entry(device.clone()).or_default();
         let report = app.sync.sync(&mut self.app_server, &app.ring, &mut self.rng)?;
+        let mut expired = false;
         for change in report.received.values().flatten() {
             if let Some(SyncAction::KeyExpiration { epoch }) = change.action() {
-                app.ring.expire_through(epoch);
+                if app.ring.expired_through() < Some(epoch) {
+                    app.ring.expire_through(epoch);
+                    expired = true;
+                }
             }
         }
+        if expired {
+            app.sync.sync(&mut self.app_server, &app.ring, &mut self.rng)?;
+        }
+        app.sync.forget_expired_keys(&mut app.ring);
         Ok(())
     }
 

@@ -207,8 +207,12 @@ impl CampaignReport {
             ),
         );
         row(
-            "  restored / snapshot restarts",
-            format!("{} / {}", s.app_restored, s.app_snapshot_resets),
+            "  restored / keys forgotten",
+            format!("{} / {}", s.app_restored, s.app_keys_forgotten),
+        );
+        row(
+            "  epoch markers / ghost pushes / skipped",
+            format!("{} / {} / {}", s.app_markers, s.app_ghost_pushes, s.app_skipped),
         );
         row(
             "  tampered syncs refused / harmless",

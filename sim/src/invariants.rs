@@ -199,8 +199,14 @@ pub struct Stats {
     pub app_key_shares_taken: u64,
     /// Key requests sent.
     pub app_key_requests: u64,
-    /// Collections started again from a snapshot (a patch under an expired key).
-    pub app_snapshot_resets: u64,
+    /// Empty patches pushed to move a collection past an expired key epoch.
+    pub app_markers: u64,
+    /// Patches skipped (under an older key epoch than their collection's).
+    pub app_skipped: u64,
+    /// Expired keys forgotten (once no collection needed them).
+    pub app_keys_forgotten: u64,
+    /// Patches pushed by unlinked devices under their old key through a server that took them.
+    pub app_ghost_pushes: u64,
     /// Tampered syncs refused (a typed error, state kept).
     pub app_tamper_detected: u64,
     /// Tampered syncs that took in nothing forged (the attack missed, or only withheld).
@@ -286,7 +292,10 @@ impl Stats {
             app_key_shares,
             app_key_shares_taken,
             app_key_requests,
-            app_snapshot_resets,
+            app_markers,
+            app_skipped,
+            app_keys_forgotten,
+            app_ghost_pushes,
             app_tamper_detected,
             app_tamper_harmless,
             photos,

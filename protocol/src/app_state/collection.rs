@@ -128,6 +128,9 @@ pub struct ApplyReport {
     pub changes: Vec<Change>,
     /// How many REMOVEs named an index that was not held (WhatsApp logs these as warnings).
     pub removed_absent: usize,
+    /// The patch was under an older key epoch than the collection had already moved to, so it
+    /// only advanced the version (spec 08.6): written by a device that held only a retired key.
+    pub skipped: bool,
 }
 
 /// A patch made from local mutations, not yet accepted by the server.
@@ -139,15 +142,18 @@ pub struct EncodedPatch {
     pub bytes: Vec<u8>,
 }
 
-/// A collection: `(version, LTHash, index MAC → entry)`.
+/// A collection: `(version, LTHash, key epoch, index MAC → entry)`.
 ///
 /// Invariant: the LTHash is the sum of the held entries' value MACs, so it can always be
-/// recomputed from the entries (persisted state is checked this way when read back).
+/// recomputed from the entries (persisted state is checked this way when read back). The key
+/// epoch is the newest epoch of any patch or snapshot applied; it never goes down, and a later
+/// patch under an older epoch is skipped (spec 08.6).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectionState {
     pub(crate) name: CollectionName,
     pub(crate) version: u64,
     pub(crate) lthash: LtHash,
+    pub(crate) key_epoch: Option<u32>,
     pub(crate) entries: BTreeMap<[u8; 32], Entry>,
 }
 
@@ -224,8 +230,20 @@ impl CollectionState {
             name,
             version: 0,
             lthash: LtHash::zero(),
+            key_epoch: None,
             entries: BTreeMap::new(),
         }
+    }
+
+    /// The newest key epoch of any patch or snapshot applied (none at version 0).
+    pub fn key_epoch(&self) -> Option<u32> {
+        self.key_epoch
+    }
+
+    /// Whether a patch under `epoch` would be skipped here: the collection has already moved
+    /// to a newer epoch.
+    pub fn skips_epoch(&self, epoch: u32) -> bool {
+        self.key_epoch.is_some_and(|held| epoch < held)
     }
 
     /// Which collection.
@@ -286,10 +304,14 @@ impl CollectionState {
             .collect()
     }
 
-    /// Applies a patch: strict parse; the version must be exactly the held version + 1; the
-    /// patch key must be held; the patch MAC, every value MAC and index MAC, and the snapshot
-    /// MAC over the new LTHash must verify. Computed on the side and merged only if all of it
-    /// holds: a refusal changes nothing.
+    /// Applies a patch: strict parse; the version must be exactly the held version + 1. A patch
+    /// under an older key epoch than the collection's is **skipped**: only the version advances
+    /// (every device decides this alike from the log, whatever keys it holds or has forgotten;
+    /// spec 08.6); its patch MAC is checked if its key is held, and it needs no check if its
+    /// epoch is expired and the key not held (else `UnknownKey`). Otherwise the patch key must be held (an expired key still opens until it
+    /// is forgotten); the patch MAC, every value MAC and index MAC, and the snapshot MAC over
+    /// the new LTHash must verify. Computed on the side and merged only if all of it holds: a
+    /// refusal changes nothing.
     pub fn apply_patch(&mut self, ring: &AppStateKeyRing, bytes: &[u8]) -> Result<ApplyReport, ApplyError> {
         let patch = SyncdPatch::parse(bytes)?;
         self.apply_parsed_patch(ring, &patch)
@@ -307,6 +329,28 @@ impl CollectionState {
         }
         if Some(got) != held.checked_add(1) {
             return Err(ApplyError::VersionGap { held, got });
+        }
+        if self.skips_epoch(patch.key_id.epoch()) {
+            // Checked where it can be: a held key must give the patch MAC; an id of a retired
+            // epoch that is not held (forgotten, or never received) cannot be checked.
+            match ring.mutation_keys(&patch.key_id) {
+                Ok(keys) => {
+                    let value_macs: Vec<[u8; 32]> =
+                        patch.mutations.iter().map(|m| m.record.value_mac()).collect();
+                    let expected = keys.patch_mac(&patch.snapshot_mac, &value_macs, got, self.name.as_str());
+                    if !bool::from(expected.ct_eq(&patch.patch_mac)) {
+                        return Err(ApplyError::BadPatchMac);
+                    }
+                }
+                Err(_) if ring.is_expired(&patch.key_id) => {}
+                Err(e) => return Err(e),
+            }
+            self.version = got;
+            return Ok(ApplyReport {
+                version: got,
+                skipped: true,
+                ..ApplyReport::default()
+            });
         }
         let keys = ring.mutation_keys(&patch.key_id)?;
         let value_macs: Vec<[u8; 32]> = patch.mutations.iter().map(|m| m.record.value_mac()).collect();
@@ -331,16 +375,19 @@ impl CollectionState {
             ..
         } = stage;
         self.merge(got, lthash, overlay);
+        self.key_epoch = Some(patch.key_id.epoch()).max(self.key_epoch);
         Ok(ApplyReport {
             version: got,
             changes,
             removed_absent,
+            skipped: false,
         })
     }
 
     /// Applies a snapshot: it replaces the whole collection if its version is not below the
-    /// held one, every record opens, and its MAC matches the LTHash of its records. A refusal
-    /// changes nothing.
+    /// held one, its key has not expired (a snapshot is not replayed from the log, so one
+    /// under a retired key could be made by a device that holds only that key), every record
+    /// opens, and its MAC matches the LTHash of its records. A refusal changes nothing.
     pub fn apply_snapshot(
         &mut self,
         ring: &AppStateKeyRing,
@@ -352,6 +399,9 @@ impl CollectionState {
                 held: self.version,
                 got: snapshot.version,
             });
+        }
+        if ring.is_expired(&snapshot.key_id) {
+            return Err(ApplyError::ExpiredKey(snapshot.key_id));
         }
         let keys = ring.mutation_keys(&snapshot.key_id)?;
         let empty = Self::new(self.name);
@@ -373,10 +423,12 @@ impl CollectionState {
         } = stage;
         *self = empty.clone();
         self.merge(snapshot.version, lthash, overlay);
+        self.key_epoch = Some(snapshot.key_id.epoch());
         Ok(ApplyReport {
             version: snapshot.version,
             changes,
             removed_absent,
+            skipped: false,
         })
     }
 

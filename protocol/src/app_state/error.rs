@@ -60,7 +60,8 @@ pub enum ApplyError {
     /// account's other devices for it).
     #[error("no app-state key {0}")]
     UnknownKey(AppStateKeyId),
-    /// A patch, snapshot or mutation under a key that has expired (its epoch was retired).
+    /// A snapshot under an expired key, or a patch or mutation under a forgotten one (spec
+    /// 08.1, 08.6).
     #[error("app-state key {0} has expired")]
     ExpiredKey(AppStateKeyId),
     /// A mutation's value MAC does not match its operation, key id and ciphertext.
@@ -109,7 +110,7 @@ pub enum KeyRingError {
     /// A different key is already held under this id.
     #[error("another key is held under id {0}")]
     Conflict(AppStateKeyId),
-    /// The key's epoch has been expired; it is not taken back.
+    /// The key's epoch has been forgotten (expired and dropped); it is not taken back.
     #[error("app-state key {0} has expired")]
     Expired(AppStateKeyId),
     /// The epoch counter is exhausted.

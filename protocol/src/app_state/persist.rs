@@ -1,12 +1,16 @@
 //! A collection's state as bytes, for the device's store and for backups.
 //!
 //! ```text
-//! state = 0x01                              format version
+//! state = 0x02                              format version
 //!       ‖ u8 name length ‖ name             e.g. "regular_high"
 //!       ‖ u64BE version ‖ ltHash(128)
+//!       ‖ key epoch                         0x00 (none), or 0x01 ‖ u32BE epoch
 //!       ‖ u32BE count ‖ count × entry       entries in ascending index-MAC order
 //! entry = indexMAC(32) ‖ valueMAC(32) ‖ keyID(6) ‖ u32BE length ‖ SyncActionData protobuf
 //! ```
+//!
+//! Format 1 (the same without the key epoch) is still read; its key epoch is taken as the
+//! newest epoch among its entries' keys.
 //!
 //! Nothing here is secret beyond what the device shows its user (the decrypted values); no key
 //! is stored. Reading is strict: unknown collection, entries out of order or repeated, a
@@ -29,11 +33,18 @@ impl CollectionState {
     pub fn to_bytes(&self) -> Vec<u8> {
         let name = self.name.as_str().as_bytes();
         let mut out = Vec::with_capacity(1 + 1 + name.len() + 8 + 128 + 4 + self.entries.len() * 128);
-        out.push(1);
+        out.push(2);
         out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
         out.extend_from_slice(name);
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(self.lthash.as_bytes());
+        match self.key_epoch {
+            None => out.push(0),
+            Some(e) => {
+                out.push(1);
+                out.extend_from_slice(&e.to_be_bytes());
+            }
+        }
         out.extend_from_slice(
             &u32::try_from(self.entries.len())
                 .unwrap_or(u32::MAX)
@@ -53,7 +64,8 @@ impl CollectionState {
     /// Parses [`Self::to_bytes`] strictly.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
         let mut r = Reader(bytes);
-        if r.take::<1>()? != [1] {
+        let [format] = r.take::<1>()?;
+        if format != 1 && format != 2 {
             return Err(ParseError::Malformed);
         }
         let [name_len] = r.take::<1>()?;
@@ -64,6 +76,15 @@ impl CollectionState {
             .ok_or(ParseError::Malformed)?;
         let version = u64::from_be_bytes(r.take()?);
         let lthash = LtHash::from_bytes(r.take()?);
+        let stored_epoch = if format == 1 {
+            None
+        } else {
+            match r.take::<1>()? {
+                [0] => None,
+                [1] => Some(u32::from_be_bytes(r.take()?)),
+                _ => return Err(ParseError::Malformed),
+            }
+        };
         let count = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
         if count > MAX_RECORDS {
             return Err(ParseError::Malformed);
@@ -102,10 +123,16 @@ impl CollectionState {
         if !r.0.is_empty() {
             return Err(ParseError::Malformed);
         }
+        let key_epoch = if format == 1 {
+            entries.values().map(|e| e.key_id.epoch()).max()
+        } else {
+            stored_epoch
+        };
         let state = Self {
             name,
             version,
             lthash,
+            key_epoch,
             entries,
         };
         if state.recomputed_lthash() != state.lthash {

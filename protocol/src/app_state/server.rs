@@ -38,7 +38,8 @@ pub enum PushRefused {
 /// An app-state server, as a device sees it.
 pub trait AppStateServer {
     /// The patches of `collection` after version `since`; with `want_snapshot`, a snapshot of
-    /// the current version instead (and the patches after it, none for an honest server).
+    /// the newest version one can be built at instead, and the patches after it (only patches
+    /// that devices skip, for an honest server).
     fn fetch(&mut self, collection: CollectionName, since: u64, want_snapshot: bool) -> Fetched;
 
     /// Stores `patch` as version `base_version + 1`; returns that version.
@@ -74,15 +75,24 @@ impl MemoryAppStateServer {
 
     /// The snapshot at `version` (at most the current one), built without keys: the records
     /// left by replaying the patches (SET keeps a record by index MAC, REMOVE drops it), with
-    /// the snapshot MAC and key id of the patch that made that version. `None` at version 0.
+    /// the snapshot MAC and key id of the patch that made that version. A patch under an older
+    /// key epoch than an earlier patch of the log is skipped, as devices skip it (spec 08.6; key
+    /// ids are not secret). `None` at version 0, and at a version made by a skipped patch.
     pub fn snapshot_at(&self, collection: CollectionName, version: u64) -> Option<Vec<u8>> {
         let upto = usize::try_from(version).ok()?;
         let patches = self.patches(collection).get(..upto)?;
         let mut records: BTreeMap<[u8; 32], (usize, SyncdRecord)> = BTreeMap::new();
         let mut last = None;
+        let mut newest_epoch: Option<u32> = None;
         let mut order = 0usize;
         for bytes in patches {
             let patch = SyncdPatch::parse(bytes).ok()?;
+            let epoch = patch.key_id.epoch();
+            if newest_epoch.is_some_and(|e| epoch < e) {
+                last = None;
+                continue;
+            }
+            newest_epoch = Some(epoch);
             for m in &patch.mutations {
                 match m.operation {
                     Operation::Set => {
@@ -109,15 +119,38 @@ impl MemoryAppStateServer {
             .to_bytes(),
         )
     }
+
+    /// The newest version a snapshot can be built at (the last patch not skipped), 0 if none.
+    fn snapshot_version(&self, collection: CollectionName) -> u64 {
+        let mut newest_epoch: Option<u32> = None;
+        let mut at = 0;
+        for (i, bytes) in self.patches(collection).iter().enumerate() {
+            let Ok(patch) = SyncdPatch::parse(bytes) else {
+                continue;
+            };
+            let epoch = patch.key_id.epoch();
+            if newest_epoch.is_some_and(|e| epoch < e) {
+                continue;
+            }
+            newest_epoch = Some(epoch);
+            at = i as u64 + 1;
+        }
+        at
+    }
 }
 
 impl AppStateServer for MemoryAppStateServer {
     fn fetch(&mut self, collection: CollectionName, since: u64, want_snapshot: bool) -> Fetched {
-        let current = self.version(collection);
-        if want_snapshot && current > 0 {
+        let at = if want_snapshot {
+            self.snapshot_version(collection)
+        } else {
+            0
+        };
+        if at > 0 {
+            let from = usize::try_from(at).unwrap_or(usize::MAX);
             return Fetched {
-                snapshot: self.snapshot_at(collection, current),
-                patches: Vec::new(),
+                snapshot: self.snapshot_at(collection, at),
+                patches: self.patches(collection).get(from..).unwrap_or_default().to_vec(),
             };
         }
         let from = usize::try_from(since).unwrap_or(usize::MAX);

@@ -12,6 +12,17 @@
 //! at least as late (a tie goes to the change already on the server, so every device decides the
 //! same way); the others are encoded on the new version and pushed. At most
 //! [`MAX_PUSH_ATTEMPTS`] pushes per sync.
+//!
+//! # Retired keys
+//!
+//! A key rotation must not leave a collection that no device can move past (spec 08.7). Each
+//! collection records the newest key epoch in its log, and a later patch under an older epoch
+//! is skipped by every device alike ([`CollectionState::apply_patch`]). So a sync, once the ring
+//! has an expired epoch, (1) re-writes every held entry under an expired key under the sending
+//! key, and (2) in a collection whose newest epoch is expired (or that has none yet) with
+//! nothing else to push, pushes an empty patch under the sending key: the point in that
+//! collection's log after which the old key counts for nothing. Expired keys are kept until
+//! [`AppStateSync::forget_expired_keys`] finds that no collection can need them.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +46,12 @@ pub struct SyncReport {
     pub superseded: BTreeMap<CollectionName, Vec<Mutation>>,
     /// Conflicts (409s) met.
     pub conflicts: usize,
+    /// Patches skipped because they were under an older key epoch than their collection's.
+    pub skipped: BTreeMap<CollectionName, usize>,
+    /// Held entries under an expired key queued again under the sending key.
+    pub rekeyed: BTreeMap<CollectionName, usize>,
+    /// Empty patches pushed to move a collection past an expired key epoch.
+    pub markers: BTreeMap<CollectionName, usize>,
 }
 
 /// One device's app state (see the module docs).
@@ -121,29 +138,77 @@ impl AppStateSync {
         Ok(())
     }
 
-    /// Queues a SET, under the ring's sending key, of every held entry made under another key
-    /// (keeping its timestamp), so that older keys can be expired without losing values. Returns
-    /// how many were queued.
+    /// Queues a SET, under the ring's sending key, of every index held under another key (its
+    /// current value, as [`CollectionState::get`] picks it, with its timestamp), so that older
+    /// keys can be expired without losing values. Returns how many were queued.
     pub fn rekey(&mut self, ring: &AppStateKeyRing) -> usize {
         let Some(sending) = ring.sending_key().map(super::AppStateKey::id) else {
             return 0;
         };
+        CollectionName::ALL
+            .into_iter()
+            .map(|name| self.rekey_where(name, |id| *id != sending))
+            .sum()
+    }
+
+    /// Queues a SET of the current value of every index of `name` that has an entry whose key
+    /// id matches `stale`, unless a mutation for it is already pending.
+    fn rekey_where(&mut self, name: CollectionName, stale: impl Fn(&super::AppStateKeyId) -> bool) -> usize {
+        let state = self.collection(name);
+        let mut indexes: Vec<Vec<String>> = state
+            .entries()
+            .filter(|(_, e)| stale(&e.key_id))
+            .map(|(_, e)| e.index.clone())
+            .collect();
+        indexes.sort();
+        indexes.dedup();
+        let current: Vec<Mutation> = indexes
+            .iter()
+            .filter_map(|index| state.get(index).map(super::Entry::to_mutation))
+            .collect();
         let mut queued = 0;
-        for name in CollectionName::ALL {
-            let stale: Vec<Mutation> = self
-                .collection(name)
-                .entries()
-                .filter(|(_, e)| e.key_id != sending)
-                .map(|(_, e)| e.to_mutation())
-                .collect();
-            for m in stale {
-                let replaced = self.pending(name).iter().any(|p| p.index == m.index);
-                if !replaced && self.queue_in(name, m).is_ok() {
-                    queued += 1;
-                }
+        for m in current {
+            let replaced = self.pending(name).iter().any(|p| p.index == m.index);
+            if !replaced && self.queue_in(name, m).is_ok() {
+                queued += 1;
             }
         }
         queued
+    }
+
+    /// Whether `name` needs an empty patch under the sending key to move past an expired epoch
+    /// (module docs): the ring has an expired epoch, the collection's newest epoch is at or
+    /// below it (or it has none), and there is a key to send with.
+    fn needs_marker(&self, name: CollectionName, ring: &AppStateKeyRing) -> bool {
+        let Some(expired) = ring.expired_through() else {
+            return false;
+        };
+        ring.sending_key().is_some() && self.collection(name).key_epoch().is_none_or(|e| e <= expired)
+    }
+
+    /// Forgets (drops and zeroizes) the expired keys that no collection can need any more:
+    /// every collection has moved to a newer epoch (so a later patch under them is skipped) and
+    /// no entry is held under them (so no later patch can carry a record under them). Returns
+    /// how many keys were dropped. Call it after syncing.
+    pub fn forget_expired_keys(&self, ring: &mut AppStateKeyRing) -> usize {
+        let Some(expired) = ring.expired_through() else {
+            return 0;
+        };
+        let mut limit = expired;
+        for name in CollectionName::ALL {
+            let state = self.collection(name);
+            let Some(newest) = state.key_epoch() else {
+                return 0;
+            };
+            let oldest_entry = state.entries().map(|(_, e)| e.key_id.epoch()).min();
+            for epoch in core::iter::once(newest).chain(oldest_entry) {
+                match epoch.checked_sub(1) {
+                    Some(below) => limit = limit.min(below),
+                    None => return 0,
+                }
+            }
+        }
+        ring.forget_through(limit)
     }
 
     /// Syncs every collection with the server; stops at the first collection that fails (the
@@ -184,14 +249,25 @@ impl AppStateSync {
         };
         // Pull.
         let state = self.collection(name).clone();
-        let fetched = server.fetch(name, state.version(), state.version() == 0);
-        let mut next = state;
+        let mut fetched = server.fetch(name, state.version(), state.version() == 0);
+        let mut next = state.clone();
         let mut changes = Vec::new();
         if let Some(snapshot) = &fetched.snapshot {
-            changes.extend(next.apply_snapshot(ring, snapshot).map_err(apply)?.changes);
+            match next.apply_snapshot(ring, snapshot) {
+                Ok(applied) => changes.extend(applied.changes),
+                // A snapshot under an expired key is not taken: replay the log instead.
+                Err(ApplyError::ExpiredKey(_)) if state.version() == 0 => {
+                    fetched = server.fetch(name, 0, false);
+                }
+                Err(error) => return Err(apply(error)),
+            }
         }
         for patch in &fetched.patches {
-            changes.extend(next.apply_patch(ring, patch).map_err(apply)?.changes);
+            let applied = next.apply_patch(ring, patch).map_err(apply)?;
+            if applied.skipped {
+                *report.skipped.entry(name).or_default() += 1;
+            }
+            changes.extend(applied.changes);
         }
         *self.slot_mut(name) = next;
         self.rebase_pending(name, &changes, report);
@@ -199,8 +275,16 @@ impl AppStateSync {
 
         // Push, rebasing on conflicts.
         for _ in 0..MAX_PUSH_ATTEMPTS {
+            if ring.expired_through().is_some() && ring.sending_key().is_some() {
+                // Only keys still held: an entry under a forgotten key cannot be removed.
+                let rekeyed = self.rekey_where(name, |id| ring.is_expired(id) && ring.get(id).is_some());
+                if rekeyed > 0 {
+                    *report.rekeyed.entry(name).or_default() += rekeyed;
+                }
+            }
             let pending = self.pending(name).to_vec();
-            if pending.is_empty() {
+            let marker = pending.is_empty() && self.needs_marker(name, ring);
+            if pending.is_empty() && !marker {
                 return Ok(());
             }
             let state = self.collection(name);
@@ -216,7 +300,11 @@ impl AppStateSync {
                     next.apply_patch(ring, &encoded.bytes).map_err(apply)?;
                     *self.slot_mut(name) = next;
                     self.pending.remove(&name);
-                    *report.pushed.entry(name).or_default() += pending.len();
+                    if marker {
+                        *report.markers.entry(name).or_default() += 1;
+                    } else {
+                        *report.pushed.entry(name).or_default() += pending.len();
+                    }
                     return Ok(());
                 }
                 Err(PushRefused::Conflict { missing }) => {
@@ -224,7 +312,11 @@ impl AppStateSync {
                     let mut next = state.clone();
                     let mut missed: Vec<Change> = Vec::new();
                     for patch in &missing {
-                        let ApplyReport { changes, .. } = next.apply_patch(ring, patch).map_err(apply)?;
+                        let ApplyReport { changes, skipped, .. } =
+                            next.apply_patch(ring, patch).map_err(apply)?;
+                        if skipped {
+                            *report.skipped.entry(name).or_default() += 1;
+                        }
                         missed.extend(changes);
                     }
                     *self.slot_mut(name) = next;
@@ -234,7 +326,7 @@ impl AppStateSync {
                 Err(PushRefused::Invalid) => return Err(SyncError::Refused { collection: name }),
             }
         }
-        if self.pending(name).is_empty() {
+        if self.pending(name).is_empty() && !self.needs_marker(name, ring) {
             Ok(())
         } else {
             Err(SyncError::TooManyConflicts { collection: name })

@@ -10,18 +10,17 @@
 //!   From then on a linked companion is sent the primary's ring (`AppStateKeys`, to that device
 //!   only); an unlink makes the primary pull everything, mint the next key, share it with the
 //!   remaining devices, rekey (`AppStateSync::rekey`), push, push a `KeyExpiration` and expire
-//!   the old epoch; a reinstall starts the account's app state afresh (a new server, as
+//!   the old epoch (its next sync moves every collection past it: spec 08.7); a reinstall starts the account's app state afresh (a new server, as
 //!   WhatsApp's re-registration wipes it; the new primary mints a new first key).
 //! - Each account has a `MemoryAppStateServer`. A device syncs (`AppStateSync::sync_collection`)
 //!   collection by collection, `regular_low` first (where the `KeyExpiration` lives, so a device
-//!   that lacks the newest key stops there and never pushes under a key about to expire). After
-//!   a pass in which every collection synced it applies a `KeyExpiration` it holds. A share
-//!   received is taken in as spec 08 says (insert each key, apply its expiry).
+//!   that lacks the newest key usually stops there; when it does not, its push under the
+//!   expired key still applies everywhere, spec 08.7). A share received is taken in as spec 08 says (insert each key, apply its expiry).
 //! - A device that lacks a key (a patch under an unknown key, or nothing to send with) asks its
 //!   own devices (`AppStateKeyRequest`, the 6-byte ids it misses); any device holding keys
-//!   answers with its ring, to the asker only. A pull refused for an expired key (a device that
-//!   was behind when the expiry reached it) resets that collection, so its next sync fetches a
-//!   snapshot.
+//!   answers with its ring, to the asker only. After every pass that synced everything, a
+//!   device applies the `KeyExpiration` it holds and forgets the expired keys no collection
+//!   needs (`AppStateSync::forget_expired_keys`).
 //! - Persistence: the app writes a device's five collections (`CollectionState::to_bytes`) and
 //!   its ring (`AppStateKeyRing::to_bytes`) to its own storage (a byte blob per device that
 //!   survives crashes, kept beside the `SimStore`) after every sync pass and every key change. A
@@ -45,8 +44,11 @@
 //! - A key share is encrypted only to live devices of the account; an unlinked device never
 //!   holds a key minted after its unlink, nor an entry under one (it tries to read at the end).
 //! - At the end (every live device syncs, key requests answered, until nothing changes) every
-//!   live device of an account holds the same five collections as the reference at the server's
-//!   head, nothing pending; every mutation the server acknowledged is there unless a later one
+//!   collection of an account has moved past every key an unlinked device holds; each unlinked
+//!   device then pushes a change under its old key to every collection, through a server that
+//!   takes it (`ghost_pushes`), and after syncing again every live device of an account holds
+//!   the same five collections as the reference at the server's head (so the pushes were
+//!   skipped alike), nothing pending; every mutation the server acknowledged is there unless a later one
 //!   (by timestamp, last writer wins, spec 08.7) replaced it.
 
 use tandem::app_state::{
@@ -154,9 +156,6 @@ pub(super) struct AppWorld {
     pub(super) unlinked: BTreeMap<DevId, (AppDevice, usize)>,
     /// Attacks waiting for a device's next sync (`app-tamper`).
     armed: BTreeMap<DevId, Attack>,
-    /// Accounts where an honest sync stopped on a patch under an expired key (see
-    /// [`super::known::PATCH_UNDER_EXPIRED_KEY`]).
-    pub(super) expired_key_stops: BTreeSet<usize>,
 }
 
 /// What one sync pass did.
@@ -250,6 +249,28 @@ pub(super) fn action_of(what: u16, accounts: usize, now: u64) -> SyncAction {
                 CallOutcome::Connected
             },
         }),
+    }
+}
+
+/// What an unlinked device tries to write into a collection (any action of that collection).
+fn ghost_action(name: CollectionName, now: u64) -> SyncAction {
+    match name {
+        CollectionName::CriticalBlock => SyncAction::PushName { name: "ghost".into() },
+        CollectionName::CriticalUnblockLow => SyncAction::Contact {
+            address: "a0".into(),
+            full_name: "ghost".into(),
+            first_name: None,
+        },
+        CollectionName::RegularHigh => SyncAction::Mute {
+            chat: "a0".into(),
+            muted: true,
+            end_ms: None,
+        },
+        CollectionName::Regular => action_of(6, 1, now),
+        CollectionName::RegularLow => SyncAction::Pin {
+            chat: "a0".into(),
+            pinned: true,
+        },
     }
 }
 
@@ -450,6 +471,8 @@ impl World {
         if let Some(app) = self.app.devices.get_mut(&p) {
             app.ring.expire_through(epoch.saturating_sub(1));
         }
+        // Its next sync moves every collection past the expired epoch (spec 08.7); until then
+        // a companion that lacks the new key may still push under the old one.
         self.persist(p);
         let a = self.address(p);
         self.note(|| format!("{a} rotated the app-state key to epoch {epoch}, expired {old}"));
@@ -624,7 +647,8 @@ impl World {
                 sync_pass(app, &mut server, &mut self.rng)
             }
         };
-        // The key expiry this device holds, once everything synced.
+        // The key expiry this device holds, once everything synced; then the expired keys no
+        // collection needs any more are forgotten (spec 08.7).
         if pass.error.is_none() {
             let sentinel = app
                 .sync
@@ -636,6 +660,7 @@ impl World {
                     app.ring.expire_through(epoch);
                 }
             }
+            self.stats.app_keys_forgotten += app.sync.forget_expired_keys(&mut app.ring) as u64;
         }
         let after = app.sync.clone();
         for (name, m) in &pass.pushed {
@@ -654,6 +679,9 @@ impl World {
         self.stats.app_pushed += pass.pushed.len() as u64;
         self.stats.app_conflicts += pass.report.conflicts as u64;
         self.stats.app_superseded += pass.report.superseded.values().map(Vec::len).sum::<usize>() as u64;
+        self.stats.app_markers += pass.report.markers.values().sum::<usize>() as u64;
+        self.stats.app_skipped += pass.report.skipped.values().sum::<usize>() as u64;
+        self.stats.app_rekeyed += pass.report.rekeyed.values().sum::<usize>() as u64;
         let received: usize = pass.report.received.values().map(Vec::len).sum();
         self.stats.app_received += received as u64;
         let address = self.address(d);
@@ -687,20 +715,6 @@ impl World {
         self.note(|| format!("{address} app-state sync stopped: {e}"));
         if let Some(missing) = missing_key(&e) {
             self.request_keys(d, missing);
-        } else if let SyncError::Apply {
-            collection,
-            error: ApplyError::ExpiredKey(_),
-        } = &e
-        {
-            // Behind when the expiry reached it: start the collection again from a snapshot.
-            if attack.is_none() {
-                self.app.expired_key_stops.insert(account);
-                if let Some(app) = self.app.devices.get_mut(&d) {
-                    app.sync.restore(CollectionState::new(*collection));
-                }
-                self.stats.app_snapshot_resets += 1;
-                self.persist(d);
-            }
         } else if attack.is_none() {
             self.violation(
                 ViolationKind::AppStateStuck,
@@ -800,6 +814,18 @@ impl World {
         if !self.app.enabled {
             return;
         }
+        self.settle_rounds();
+        // Unlinked devices push under their old key through a server that takes it; every live
+        // device skips those patches alike.
+        if self.ghost_pushes() > 0 {
+            self.settle_rounds();
+        }
+        // Unlinked devices read what is on their old server.
+        self.zombies_read();
+    }
+
+    /// Every live device syncs, key requests are answered, until nothing changes.
+    fn settle_rounds(&mut self) {
         for _ in 0..SETTLE_ROUNDS {
             let devices: Vec<DevId> = self.app.devices.keys().copied().collect();
             let mut changed = false;
@@ -816,7 +842,11 @@ impl World {
                 break;
             }
         }
-        // Unlinked devices read (they cannot push: the server refuses an unlinked device).
+    }
+
+    /// Unlinked devices read what is on their old server (the checks then look for keys and
+    /// entries they should not have).
+    fn zombies_read(&mut self) {
         let zombies: Vec<DevId> = self.app.unlinked.keys().copied().collect();
         for z in zombies {
             let Some(account) = self.account_of(z) else {
@@ -842,18 +872,82 @@ impl World {
         }
     }
 
+    /// Each unlinked device pushes a change, under the newest key it holds, to every collection
+    /// of its account's server, as a server that does not check who pushes would take it: a
+    /// patch made on its own view of the collection, numbered as the server's next version.
+    /// By then (after settling) every collection must have moved past the key the device holds
+    /// (spec 08.7), so every live device skips the patch. Returns how many were pushed.
+    fn ghost_pushes(&mut self) -> usize {
+        let now = self.clock.now();
+        let mut pushed = 0;
+        let zombies: Vec<DevId> = self.app.unlinked.keys().copied().collect();
+        for z in zombies {
+            let Some(account) = self.account_of(z) else {
+                continue;
+            };
+            let address = self.address(z);
+            let (Some((app, _)), Some(acc)) =
+                (self.app.unlinked.get(&z), self.app.accounts.get_mut(&account))
+            else {
+                continue;
+            };
+            let Some(epoch) = app.ring.sending_key().map(|k| k.id().epoch()) else {
+                continue;
+            };
+            let mut stuck = Vec::new();
+            for name in CollectionName::ALL {
+                let moved_on = acc
+                    .reference(name)
+                    .and_then(|r| r.state.key_epoch())
+                    .is_some_and(|e| e > epoch);
+                if !moved_on {
+                    stuck.push(name);
+                    continue;
+                }
+                let head = acc.server.version(name);
+                let mut bytes = app.sync.collection(name).to_bytes();
+                let name_len = usize::from(bytes.get(1).copied().unwrap_or(0));
+                if let Some(v) = bytes.get_mut(2 + name_len..2 + name_len + 8) {
+                    v.copy_from_slice(&head.to_be_bytes());
+                }
+                let Ok(view) = CollectionState::from_bytes(&bytes) else {
+                    continue;
+                };
+                let action = ghost_action(name, now);
+                let Ok(patch) =
+                    view.encode_patch(&app.ring, &[Mutation::set(&action, now as i64)], &mut self.rng)
+                else {
+                    continue;
+                };
+                if acc.server.push(name, head, patch.bytes).is_ok() {
+                    pushed += 1;
+                }
+            }
+            let refs = acc.update_references();
+            if !stuck.is_empty() {
+                self.violation(
+                    ViolationKind::AppStateStuck,
+                    format!(
+                        "after settling, {stuck:?} never moved past the key {address} held when unlinked"
+                    ),
+                );
+            }
+            if let Err(e) = refs {
+                self.violation(ViolationKind::AppStateDiverged, e);
+            }
+        }
+        self.stats.app_ghost_pushes += pushed as u64;
+        pushed
+    }
+
     /// The end-of-run app-state checks (after [`Self::settle_app_state`]).
     pub(super) fn check_app_state(&mut self) {
         if !self.app.enabled {
             return;
         }
         let mut found: Vec<(ViolationKind, String)> = Vec::new();
-        // Convergence findings in an account jammed by a patch under an expired key: the known
-        // issue (see `known.rs`).
-        let mut jammed: Vec<(ViolationKind, String)> = Vec::new();
         for (account, acc) in &self.app.accounts {
             let name = self.name(*account);
-            let first = found.len();
             let live: Vec<DevId> = self
                 .accounts
                 .get(*account)
@@ -907,9 +1001,6 @@ impl World {
                     ));
                 }
             }
-            if self.app.expired_key_stops.contains(account) {
-                jammed.extend(found.drain(first..));
-            }
         }
         for (z, (app, unlinked_at)) in &self.app.unlinked {
             let Some(acc) = self.account_of(*z).and_then(|a| self.app.accounts.get(&a)) else {
@@ -938,9 +1029,6 @@ impl World {
         }
         for (kind, detail) in found {
             self.violation(kind, detail);
-        }
-        for (kind, detail) in jammed {
-            self.violation_unless(kind, detail, Some(super::known::PATCH_UNDER_EXPIRED_KEY));
         }
     }
 }

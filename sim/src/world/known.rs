@@ -5,18 +5,7 @@
 //! `sim/tests/regressions.rs` (it passes once tandem is fixed; then the trace is renamed
 //! `fixed-*`, and its classifier leaves this module).
 //!
-//! Open:
-//!
-//! - [`PATCH_UNDER_EXPIRED_KEY`]: a companion that has not yet learned of a key rotation (here a
-//!   tampering server withheld the newest patches, so it did not see the `KeyExpiration`) pushes
-//!   a mutation under the expired key; the server takes it; every device then refuses that patch
-//!   (`ExpiredKey`, spec 08) and the collection is stuck at the server's head for good — a reset
-//!   to the snapshot meets the same patch. A device holding an old key (an unlinked one too) can
-//!   jam a collection this way. The fix belongs to app-state sync (issue 8): a deterministic rule
-//!   for a patch under an expired key that all honest devices apply alike (skip it: version
-//!   advances, state and LTHash unchanged, with the next patch's MACs computed the same way) and
-//!   the pusher re-sending its mutation under the current key. Classified here: convergence
-//!   findings in an account where an honest sync stopped on an expired key.
+//! Open: none.
 //!
 //! Fixed since the simulator found them (their traces are plain regression
 //! tests, `sim/regressions/fixed-*.trace`): a message decrypted twice after a retry; a group
@@ -25,12 +14,13 @@
 //! two losses of the app rather than of tandem, both a crash right after a send or re-send had
 //! committed and before its envelopes left (a group message then read as older than the sender
 //! key; a sibling's sent copy never re-sent), fixed by the outbox (`Client::atomically`), which
-//! the simulated app now uses.
+//! the simulated app now uses. Fixed in tandem itself: a patch pushed under an app-state key
+//! that another device had already expired (by a companion that had not yet received the
+//! rotated key) jammed the collection for every device; now a collection records its newest
+//! key epoch, an older-epoch patch after it is skipped by every device alike, and an expired
+//! key is kept until no collection can need it (spec 08.7).
 
 use super::*;
-
-/// See the module documentation.
-pub const PATCH_UNDER_EXPIRED_KEY: &str = "app-state-patch-under-expired-key-jams-collection";
 
 impl World {
     /// Device `d` never decrypted message `n`: the open known issue that explains it, if any.
