@@ -14,8 +14,9 @@
 //!
 //! Nothing here is secret beyond what the device shows its user (the decrypted values); no key
 //! is stored. Reading is strict: unknown collection, entries out of order or repeated, a
-//! plaintext whose index is not a JSON array of strings, trailing bytes, and an LTHash that is
-//! not the sum of the entries' value MACs are all refused.
+//! plaintext that is not the canonical protobuf encoding (as written) or whose index is not a
+//! JSON array of strings, trailing bytes, and an LTHash that is not the sum of the entries'
+//! value MACs are all refused.
 
 use std::collections::BTreeMap;
 
@@ -103,7 +104,13 @@ impl CollectionState {
             if len > MAX_ENTRY_DATA {
                 return Err(ParseError::Malformed);
             }
-            let data = SyncActionData::decode(r.slice(len)?).map_err(|_| ParseError::Malformed)?;
+            let raw = r.slice(len)?;
+            let data = SyncActionData::decode(raw).map_err(|_| ParseError::Malformed)?;
+            // Only what `to_bytes` writes: the canonical encoding (no unknown or repeated
+            // fields, no padded varints), so nothing read is silently dropped.
+            if data.encode_to_vec() != raw {
+                return Err(ParseError::Malformed);
+            }
             let index = data
                 .index
                 .as_deref()
