@@ -211,8 +211,12 @@ impl CampaignReport {
             format!("{} / {}", s.app_restored, s.app_keys_forgotten),
         );
         row(
-            "  epoch markers / ghost pushes / skipped",
-            format!("{} / {} / {}", s.app_markers, s.app_ghost_pushes, s.app_skipped),
+            "  epoch markers / patches skipped",
+            format!("{} / {}", s.app_markers, s.app_skipped),
+        );
+        row(
+            "  unlinked devices' patches / refused",
+            format!("{} / {}", s.app_ghost_pushes, s.app_ghost_refused),
         );
         row(
             "  tampered syncs refused / harmless",

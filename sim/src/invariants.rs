@@ -205,8 +205,10 @@ pub struct Stats {
     pub app_skipped: u64,
     /// Expired keys forgotten (once no collection needed them).
     pub app_keys_forgotten: u64,
-    /// Patches pushed by unlinked devices under their old key through a server that took them.
+    /// Patches made by unlinked devices under their old key after the end (`ghost_check`).
     pub app_ghost_pushes: u64,
+    /// Such patches refused by a live device that no longer held the key.
+    pub app_ghost_refused: u64,
     /// Tampered syncs refused (a typed error, state kept).
     pub app_tamper_detected: u64,
     /// Tampered syncs that took in nothing forged (the attack missed, or only withheld).
@@ -296,6 +298,7 @@ impl Stats {
             app_skipped,
             app_keys_forgotten,
             app_ghost_pushes,
+            app_ghost_refused,
             app_tamper_detected,
             app_tamper_harmless,
             photos,

@@ -39,8 +39,8 @@
 //!   lacking a key asks its own devices (`AppStateKeyRequest`). The app persists each device's
 //!   collections and ring (the `persist.rs` encodings) after every sync and key change, beside
 //!   the `SimStore`, and reads them back on a restart; mutations not yet pushed are lost in a
-//!   crash. At the end, unlinked devices push under their old keys through a server that takes
-//!   it, and every live device must skip those patches alike. App state starts at a run's
+//!   crash. At the end, a patch each unlinked device makes under its old key is taken by no live
+//!   device (skipped or refused). App state starts at a run's
 //!   first app-state event.
 //! - Media (spec 07; `world/media.rs`): a photo is encrypted with `tandem::media`, its blob put
 //!   in the world's `MemoryBlobStore`, and its pointer sent with `Client::send_attachment`

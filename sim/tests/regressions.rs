@@ -58,7 +58,7 @@ fn seeds() -> Vec<(u64, Config, String)> {
 fn regression_seeds_run_clean() {
     let seeds = seeds();
     assert!(seeds.len() >= 5);
-    let (mut ghost_pushes, mut skipped) = (0, 0);
+    let (mut ghost_pushes, mut skipped, mut refused) = (0, 0, 0);
     for (seed, config, note) in seeds {
         let (_, report) = run_seed(seed, &config, false);
         assert!(
@@ -68,11 +68,13 @@ fn regression_seeds_run_clean() {
         );
         ghost_pushes += report.stats.app_ghost_pushes;
         skipped += report.stats.app_skipped;
+        refused += report.stats.app_ghost_refused;
     }
-    // Unlinked devices pushed under their old keys, and every device skipped those patches.
+    // Unlinked devices made patches under their old keys; no device took one (the runs are
+    // clean), the reference skipped each, and devices that had forgotten the key refused them.
     assert!(
-        ghost_pushes > 0 && skipped >= ghost_pushes,
-        "{ghost_pushes} / {skipped}"
+        ghost_pushes > 0 && skipped >= ghost_pushes && refused > 0,
+        "{ghost_pushes} / {skipped} / {refused}"
     );
 }
 
@@ -158,7 +160,7 @@ fn a_group_message_from_a_member_removed_in_flight_is_not_due() {
 
 /// A patch pushed under an app-state key another device had expired (before any collection
 /// moved past it) is applied, re-written under the new key, and the old key is forgotten only
-/// after that (unlinked devices' pushes under an old key: `regression_seeds_run_clean`).
+/// after that (unlinked devices' patches under an old key: `regression_seeds_run_clean`).
 #[test]
 fn a_patch_under_an_expired_key_no_longer_jams_a_collection() {
     let report = strict_clean("fixed-app-state-patch-under-expired-key");

@@ -294,7 +294,9 @@ async function main() {
       { action: 'star', op: 'remove' },
       { action: 'deleteChat', key: key2 },
     ]),
-    regular_low: await chain('regular_low', [{ action: 'pinA' }, { action: 'archiveA', key: key2 }, { action: 'sentinel' }]),
+    // The sentinel is under key2 too: tandem skips a patch under an older key epoch than one
+    // already applied in the collection (spec 08.6); Baileys has no such rule.
+    regular_low: await chain('regular_low', [{ action: 'pinA' }, { action: 'archiveA', key: key2 }, { action: 'sentinel', key: key2 }]),
     critical_unblock_low: await chain('critical_unblock_low', [{ action: 'contact' }, { action: 'contactNoFirst' }, { action: 'contact', op: 'remove' }]),
     critical_block: await chain('critical_block', [{ action: 'pushName' }]),
     regular: await chain('regular', [{ action: 'callLog' }, { action: 'callLogMissed', key: key2 }]),

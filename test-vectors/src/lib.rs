@@ -11,6 +11,7 @@
 
 pub mod file;
 pub mod generate;
+pub mod generate_app_state;
 pub mod kinds;
 
 use std::path::{Path, PathBuf};

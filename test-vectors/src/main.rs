@@ -3,7 +3,9 @@
 //! `tandem-vectors generate curve-signatures --seed N` writes a file of tandem-made signatures
 //! for another implementation to check (the live interop with libsignal does);
 //! `tandem-vectors generate linking --seed N` a `linking` file of whole linking flows with every
-//! random draw recorded (`test-vectors/tandem/linking-seed-1.json` is seed 1).
+//! random draw recorded (`test-vectors/tandem/linking-seed-1.json` is seed 1);
+//! `tandem-vectors generate app-state-epochs --seed N` an `app-state` file pinning the key-epoch
+//! skip rule (`test-vectors/tandem/app-state-key-epochs-seed-1.json` is seed 1).
 //!
 //! `verify` prints one line per failing case, then `N passed, N failed`; exits 1 on any failure or on a
 //! file it cannot read or parse, 2 on bad usage.
@@ -41,6 +43,7 @@ fn generate(args: &[String]) -> ExitCode {
     let file = match what.as_str() {
         "curve-signatures" => Ok(tandem_vectors::generate::curve_signatures(seed, 24)),
         "linking" => tandem_vectors::generate::linking(seed),
+        "app-state-epochs" => tandem_vectors::generate_app_state::app_state_key_epochs(seed),
         _ => return usage(),
     };
     let file = match file {
@@ -67,6 +70,9 @@ fn usage() -> ExitCode {
     eprintln!("       tandem-vectors generate curve-signatures --seed N   (tandem-made cases, to stdout)");
     eprintln!(
         "       tandem-vectors generate linking --seed N            (tandem-made linking flows, to stdout)"
+    );
+    eprintln!(
+        "       tandem-vectors generate app-state-epochs --seed N   (tandem's key-epoch skip rule, to stdout)"
     );
     ExitCode::from(2)
 }

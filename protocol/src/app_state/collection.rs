@@ -307,8 +307,8 @@ impl CollectionState {
     /// Applies a patch: strict parse; the version must be exactly the held version + 1. A patch
     /// under an older key epoch than the collection's is **skipped**: only the version advances
     /// (every device decides this alike from the log, whatever keys it holds or has forgotten;
-    /// spec 08.6); its patch MAC is checked if its key is held, and it needs no check if its
-    /// epoch is expired and the key not held (else `UnknownKey`). Otherwise the patch key must be held (an expired key still opens until it
+    /// spec 08.6) once its key is found held and its patch MAC verifies (else `UnknownKey`,
+    /// `ExpiredKey` for a forgotten key, or `BadPatchMac`). Otherwise the patch key must be held (an expired key still opens until it
     /// is forgotten); the patch MAC, every value MAC and index MAC, and the snapshot MAC over
     /// the new LTHash must verify. Computed on the side and merged only if all of it holds: a
     /// refusal changes nothing.
@@ -331,19 +331,13 @@ impl CollectionState {
             return Err(ApplyError::VersionGap { held, got });
         }
         if self.skips_epoch(patch.key_id.epoch()) {
-            // Checked where it can be: a held key must give the patch MAC; an id of a retired
-            // epoch that is not held (forgotten, or never received) cannot be checked.
-            match ring.mutation_keys(&patch.key_id) {
-                Ok(keys) => {
-                    let value_macs: Vec<[u8; 32]> =
-                        patch.mutations.iter().map(|m| m.record.value_mac()).collect();
-                    let expected = keys.patch_mac(&patch.snapshot_mac, &value_macs, got, self.name.as_str());
-                    if !bool::from(expected.ct_eq(&patch.patch_mac)) {
-                        return Err(ApplyError::BadPatchMac);
-                    }
-                }
-                Err(_) if ring.is_expired(&patch.key_id) => {}
-                Err(e) => return Err(e),
+            // Only a patch its key proves: a skip taken on trust would let a server that rewrote
+            // a key id drop any patch's content unseen.
+            let keys = ring.mutation_keys(&patch.key_id)?;
+            let value_macs: Vec<[u8; 32]> = patch.mutations.iter().map(|m| m.record.value_mac()).collect();
+            let expected = keys.patch_mac(&patch.snapshot_mac, &value_macs, got, self.name.as_str());
+            if !bool::from(expected.ct_eq(&patch.patch_mac)) {
+                return Err(ApplyError::BadPatchMac);
             }
             self.version = got;
             return Ok(ApplyReport {

@@ -43,12 +43,14 @@
 //!   newest patches is all a server can do unseen).
 //! - A key share is encrypted only to live devices of the account; an unlinked device never
 //!   holds a key minted after its unlink, nor an entry under one (it tries to read at the end).
+//! - After the end checks, every collection of an account has moved past every key an unlinked
+//!   device holds, and a patch each unlinked device makes under its old key as the server's
+//!   next version (as a server that does not check who pushes would store it) is taken by no
+//!   live device: skipped (key held, MAC checked) or refused (key forgotten), state unchanged
+//!   (`ghost_check`).
 //! - At the end (every live device syncs, key requests answered, until nothing changes) every
-//!   collection of an account has moved past every key an unlinked device holds; each unlinked
-//!   device then pushes a change under its old key to every collection, through a server that
-//!   takes it (`ghost_pushes`), and after syncing again every live device of an account holds
-//!   the same five collections as the reference at the server's head (so the pushes were
-//!   skipped alike), nothing pending; every mutation the server acknowledged is there unless a later one
+//!   live device of an account holds the same five collections as the reference at the server's
+//!   head, nothing pending; every mutation the server acknowledged is there unless a later one
 //!   (by timestamp, last writer wins, spec 08.7) replaced it.
 
 use tandem::app_state::{
@@ -815,11 +817,6 @@ impl World {
             return;
         }
         self.settle_rounds();
-        // Unlinked devices push under their old key through a server that takes it; every live
-        // device skips those patches alike.
-        if self.ghost_pushes() > 0 {
-            self.settle_rounds();
-        }
         // Unlinked devices read what is on their old server.
         self.zombies_read();
     }
@@ -872,40 +869,50 @@ impl World {
         }
     }
 
-    /// Each unlinked device pushes a change, under the newest key it holds, to every collection
-    /// of its account's server, as a server that does not check who pushes would take it: a
-    /// patch made on its own view of the collection, numbered as the server's next version.
-    /// By then (after settling) every collection must have moved past the key the device holds
-    /// (spec 08.7), so every live device skips the patch. Returns how many were pushed.
-    fn ghost_pushes(&mut self) -> usize {
+    /// Each unlinked device writes a change, under the newest key it holds, for every collection
+    /// of its account, as the next version after the server's head (as a server that does not
+    /// check who pushes would store it: a patch made on the device's own view, numbered as the
+    /// server's next version). By then (after settling) every collection must have moved past
+    /// the key the device holds (spec 08.7), and no live device may take the patch: it skips it
+    /// (the key held: its MAC checked, only the version advances) or refuses it (the key
+    /// forgotten or never held: `ExpiredKey` / `UnknownKey`), its collection otherwise
+    /// unchanged. The reference, holding every key, must skip it.
+    fn ghost_check(&mut self) {
         let now = self.clock.now();
-        let mut pushed = 0;
         let zombies: Vec<DevId> = self.app.unlinked.keys().copied().collect();
+        let mut found: Vec<(ViolationKind, String)> = Vec::new();
         for z in zombies {
             let Some(account) = self.account_of(z) else {
                 continue;
             };
             let address = self.address(z);
-            let (Some((app, _)), Some(acc)) =
-                (self.app.unlinked.get(&z), self.app.accounts.get_mut(&account))
+            let (Some((zombie, _)), Some(acc)) = (self.app.unlinked.get(&z), self.app.accounts.get(&account))
             else {
                 continue;
             };
-            let Some(epoch) = app.ring.sending_key().map(|k| k.id().epoch()) else {
+            let Some(epoch) = zombie.ring.sending_key().map(|k| k.id().epoch()) else {
                 continue;
             };
-            let mut stuck = Vec::new();
+            let live: Vec<DevId> = self
+                .accounts
+                .get(account)
+                .map(|a| a.devices.values().copied().collect())
+                .unwrap_or_default();
             for name in CollectionName::ALL {
-                let moved_on = acc
-                    .reference(name)
-                    .and_then(|r| r.state.key_epoch())
-                    .is_some_and(|e| e > epoch);
-                if !moved_on {
-                    stuck.push(name);
+                let Some(reference) = acc.reference(name) else {
+                    continue;
+                };
+                if reference.state.key_epoch().is_none_or(|e| e <= epoch) {
+                    found.push((
+                        ViolationKind::AppStateStuck,
+                        format!(
+                            "after settling, {name} never moved past the key {address} held when unlinked"
+                        ),
+                    ));
                     continue;
                 }
-                let head = acc.server.version(name);
-                let mut bytes = app.sync.collection(name).to_bytes();
+                let head = reference.state.version();
+                let mut bytes = zombie.sync.collection(name).to_bytes();
                 let name_len = usize::from(bytes.get(1).copied().unwrap_or(0));
                 if let Some(v) = bytes.get_mut(2 + name_len..2 + name_len + 8) {
                     v.copy_from_slice(&head.to_be_bytes());
@@ -915,29 +922,52 @@ impl World {
                 };
                 let action = ghost_action(name, now);
                 let Ok(patch) =
-                    view.encode_patch(&app.ring, &[Mutation::set(&action, now as i64)], &mut self.rng)
+                    view.encode_patch(&zombie.ring, &[Mutation::set(&action, now as i64)], &mut self.rng)
                 else {
                     continue;
                 };
-                if acc.server.push(name, head, patch.bytes).is_ok() {
-                    pushed += 1;
+                self.stats.app_ghost_pushes += 1;
+                let mut holders: Vec<(String, &AppStateKeyRing, CollectionState)> = vec![(
+                    format!("{}'s reference", self.name(account)),
+                    &acc.all_keys,
+                    reference.state.clone(),
+                )];
+                for d in &live {
+                    if let Some(app) = self.app.devices.get(d) {
+                        let state = app.sync.collection(name);
+                        if state.version() == head {
+                            holders.push((self.address(*d).to_string(), &app.ring, state.clone()));
+                        }
+                    }
+                }
+                for (who, ring, before) in holders {
+                    let mut after = before.clone();
+                    match after.apply_patch(ring, &patch.bytes) {
+                        Ok(r)
+                            if r.skipped
+                                && after.entries().eq(before.entries())
+                                && after.lthash() == before.lthash() =>
+                        {
+                            self.stats.app_skipped += 1;
+                        }
+                        Err(ApplyError::ExpiredKey(_) | ApplyError::UnknownKey(_))
+                            if after == before && !who.ends_with("reference") =>
+                        {
+                            self.stats.app_ghost_refused += 1;
+                        }
+                        outcome => found.push((
+                            ViolationKind::TamperAccepted,
+                            format!(
+                                "{who}: {name}: the patch {address} made after its unlink gave {outcome:?}"
+                            ),
+                        )),
+                    }
                 }
             }
-            let refs = acc.update_references();
-            if !stuck.is_empty() {
-                self.violation(
-                    ViolationKind::AppStateStuck,
-                    format!(
-                        "after settling, {stuck:?} never moved past the key {address} held when unlinked"
-                    ),
-                );
-            }
-            if let Err(e) = refs {
-                self.violation(ViolationKind::AppStateDiverged, e);
-            }
         }
-        self.stats.app_ghost_pushes += pushed as u64;
-        pushed
+        for (kind, detail) in found {
+            self.violation(kind, detail);
+        }
     }
 
     /// The end-of-run app-state checks (after [`Self::settle_app_state`]).
@@ -1030,5 +1060,6 @@ impl World {
         for (kind, detail) in found {
             self.violation(kind, detail);
         }
+        self.ghost_check();
     }
 }

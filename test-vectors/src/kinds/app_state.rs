@@ -10,16 +10,29 @@
 //! | `value` | `key_data`, `key_id`, `operation` (`SET`/`REMOVE`), `iv`, `plaintext`, `blob` | encrypting gives `blob` (iv ‖ AES-256-CBC ‖ value MAC); opening `blob` gives `plaintext`. Invalid: opening fails with `BadMac`, `BadLength`, `BadCiphertext` |
 //! | `snapshot-mac` | `key_data`, `lthash`, `version`, `collection`, `mac` | HMAC-SHA256(snapshot MAC key, lthash ‖ u64BE version ‖ collection) |
 //! | `patch-mac` | `key_data`, `snapshot_mac`, `value_macs`, `version`, `collection`, `mac` | HMAC-SHA256(patch MAC key, snapshot MAC ‖ value MACs ‖ u64BE version ‖ collection) |
-//! | `patches` | `collection`, `keys` (`[{key_id, key_data}]`), `steps`, `fails_at` (invalid only) | see below |
+//! | `patches` | `collection`, `keys` (`[{key_id, key_data}]`), `expired_through` (optional), `steps`, `fails_at` (invalid only) | see below |
 //!
-//! `patches`: a collection starts empty with the listed keys; each step is `{patch}` or
-//! `{snapshot}` (hex bytes), applied in order. A valid step may give the `version` and
-//! `lthash` after it, and an `encode` object `{operation, index (parts), value (SyncActionValue
-//! protobuf), action_version, key_id, iv}`: then tandem, holding only that key, must encode
-//! that mutation on the state before the step, with that IV, into exactly the step's patch
-//! bytes. The step at `fails_at` must fail with `error` (the `ApplyError` variant name, e.g.
-//! `VersionGap`, or `Parse(Malformed)`) and leave the state exactly as it was; every other step
-//! must succeed, so an invalid case also shows that the refusal changed nothing.
+//! `patches`: a collection starts empty with the listed keys; with `expired_through` (u32) the
+//! ring then expires every key of an epoch up to it (`AppStateKeyRing::expire_through`; the
+//! epoch is the last 4 bytes of the key id, big-endian). Each step is `{patch}` or `{snapshot}`
+//! (hex bytes), applied in order. A valid step may give what holds after it:
+//!
+//! - `version` and `lthash`;
+//! - `skipped` (bool): whether the patch was skipped (spec 08.6 step 2a: a patch under an
+//!   older key epoch than the collection's; only the version advances). The checker also
+//!   checks, whatever the file says, that a skipped patch changed nothing but the version;
+//! - `key_epoch` (u32, or `null` for none): the collection's newest key epoch;
+//! - `encode` `{operation, index (parts), value (SyncActionValue protobuf), action_version,
+//!   key_id, iv, key_data?}`: then tandem, holding only that key, must encode that mutation on
+//!   the state before the step, with that IV, into exactly the step's patch bytes. `key_data`
+//!   is given when the case's keys do not include that key (a patch made by another device);
+//!   when they do, it must be the same.
+//!
+//! The step at `fails_at` must fail with `error` (the `ApplyError` variant name, e.g.
+//! `VersionGap`, or `Parse(Malformed)`) and leave the state exactly as it was; it may not give
+//! `skipped` or `key_epoch` (they would go unchecked; a recorded file may keep its source's
+//! `version` and `lthash` there, which are not checked). Every other step must succeed, so an
+//! invalid case also shows that the refusal changed nothing.
 
 use std::convert::Infallible;
 
@@ -27,8 +40,8 @@ use rand_core::{TryCryptoRng, TryRng};
 use serde::Deserialize;
 use tandem::app_state::value::SyncActionValue;
 use tandem::app_state::{
-    AppStateKey, AppStateKeyId, AppStateKeyRing, CollectionName, CollectionState, LtHash, Mutation,
-    MutationKeys, Operation,
+    AppStateKey, AppStateKeyId, AppStateKeyRing, ApplyReport, CollectionName, CollectionState, LtHash,
+    Mutation, MutationKeys, Operation,
 };
 use tandem::crypto::Secret;
 
@@ -83,6 +96,7 @@ enum AppStateCase {
     Patches {
         collection: String,
         keys: Vec<KeyFields>,
+        expired_through: Option<u32>,
         steps: Vec<Step>,
         fails_at: Option<usize>,
     },
@@ -102,7 +116,17 @@ struct Step {
     snapshot: Option<Hex>,
     version: Option<u64>,
     lthash: Option<Hex>,
+    skipped: Option<bool>,
+    /// Absent: not checked; `null`: the collection has no key epoch.
+    #[serde(default, deserialize_with = "present")]
+    key_epoch: Option<Option<u32>>,
     encode: Option<Encode>,
+}
+
+/// A field that may be `null`: present (`Some`, possibly `Some(None)`) or absent (`None`, by
+/// `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -114,6 +138,7 @@ struct Encode {
     action_version: i32,
     key_id: Hex,
     iv: Hex,
+    key_data: Option<Hex>,
 }
 
 fn mutation_keys(key_data: &Hex) -> Result<MutationKeys, String> {
@@ -254,9 +279,10 @@ pub(super) fn app_state(case: &Case) -> Result<(), String> {
         AppStateCase::Patches {
             collection: name,
             keys,
+            expired_through,
             steps,
             fails_at,
-        } => patches(case, &name, &keys, &steps, fails_at),
+        } => patches(case, &name, &keys, expired_through, &steps, fails_at),
     }
 }
 
@@ -264,6 +290,7 @@ fn patches(
     case: &Case,
     name: &str,
     keys: &[KeyFields],
+    expired_through: Option<u32>,
     steps: &[Step],
     fails_at: Option<usize>,
 ) -> Result<(), String> {
@@ -277,6 +304,9 @@ fn patches(
     for k in keys {
         ring.insert(key(k)?).map_err(|e| format!("key: {e:?}"))?;
     }
+    if let Some(e) = expired_through {
+        ring.expire_through(e);
+    }
     let mut state = CollectionState::new(name);
     for (i, step) in steps.iter().enumerate() {
         let before = state.clone();
@@ -287,6 +317,11 @@ fn patches(
         };
         match (result, want_error) {
             (Err(e), Some((at, error))) if at == i => {
+                if step.skipped.is_some() || step.key_epoch.is_some() {
+                    return Err(format!(
+                        "step {i}: a failing step gives no `skipped` or `key_epoch`"
+                    ));
+                }
                 let (name, full) = (error_name(&e), format!("{e:?}"));
                 if name != error && full != error {
                     return Err(format!("step {i}: expected error {error}, got {full}"));
@@ -314,6 +349,19 @@ fn patches(
                 if state.recomputed_lthash() != *state.lthash() {
                     return Err(format!("step {i}: the LTHash is not the sum of the entries"));
                 }
+                if let Some(want) = step.skipped {
+                    if report.skipped != want {
+                        return Err(format!("step {i}: skipped {} ≠ {want}", report.skipped));
+                    }
+                }
+                if report.skipped {
+                    skip_check(i, &before, &state, &report)?;
+                }
+                if let Some(want) = step.key_epoch {
+                    if state.key_epoch() != want {
+                        return Err(format!("step {i}: key epoch {:?} ≠ {want:?}", state.key_epoch()));
+                    }
+                }
                 if let (Some(enc), Some(patch)) = (&step.encode, &step.patch) {
                     encode_check(i, &ring, &before, enc, &patch.0)?;
                 }
@@ -321,6 +369,25 @@ fn patches(
         }
     }
     Ok(())
+}
+
+/// A skipped patch moves only the version (spec 08.6 step 2a).
+fn skip_check(
+    i: usize,
+    before: &CollectionState,
+    after: &CollectionState,
+    report: &ApplyReport,
+) -> Result<(), String> {
+    let unchanged = after.lthash() == before.lthash()
+        && after.key_epoch() == before.key_epoch()
+        && after.entries().eq(before.entries())
+        && report.changes.is_empty()
+        && report.removed_absent == 0;
+    if unchanged {
+        Ok(())
+    } else {
+        Err(format!("step {i}: a skipped patch changed more than the version"))
+    }
 }
 
 fn encode_check(
@@ -331,11 +398,19 @@ fn encode_check(
     want: &[u8],
 ) -> Result<(), String> {
     let id = AppStateKeyId::from_bytes(enc.key_id.array("key_id")?);
-    let key = ring
-        .get(&id)
-        .ok_or_else(|| format!("step {i}: encode key not listed"))?;
+    let key = match (&enc.key_data, ring.get(&id)) {
+        (None, Some(held)) => held.clone(),
+        (Some(data), held) => {
+            let given = AppStateKey::new(id, Secret::new(data.array("key_data")?), 0);
+            if held.is_some_and(|h| h.data() != given.data()) {
+                return Err(format!("step {i}: encode key_data differs from the listed key"));
+            }
+            given
+        }
+        (None, None) => return Err(format!("step {i}: encode key not listed and no key_data")),
+    };
     let mut only = AppStateKeyRing::new();
-    only.insert(key.clone()).map_err(|e| format!("{e:?}"))?;
+    only.insert(key).map_err(|e| format!("{e:?}"))?;
     let mutation = Mutation {
         operation: operation(&enc.operation)?,
         index: enc.index.clone(),
