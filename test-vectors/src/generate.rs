@@ -3,11 +3,12 @@
 //! reproducible; never used to produce the expected values of tandem's own tests.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
+use rand_core::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
+
+use crate::recorder::Recorder;
 use tandem::account::{AccountView, DEFAULT_DEVICE_LIST_LIFETIME_MS, DirectoryDevice, verify_devices};
 use tandem::crypto::{KeyPair, PrivateKey, Secret};
 use tandem::linking::{
@@ -317,33 +318,6 @@ fn flip_hmac_byte(approval: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Logs every draw tandem makes, so that the file can name each one.
-struct Recorder<'a> {
-    inner: &'a mut ChaCha20Rng,
-    draws: Vec<Vec<u8>>,
-}
-
-impl TryRng for Recorder<'_> {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.inner.fill_bytes(dst);
-        self.draws.push(dst.to_vec());
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for Recorder<'_> {}
-
 impl Recorder<'_> {
     /// The draws since the last call, named by the layout; an error if tandem drew otherwise.
     fn take(&mut self, names: &[(&str, usize)]) -> Result<Vec<(String, Value)>, String> {
@@ -397,10 +371,7 @@ fn device_json(d: &DirectoryDevice) -> Value {
 impl<'a> Flow<'a> {
     fn new(inner: &'a mut ChaCha20Rng, registered_at: u64) -> Result<Self, String> {
         let account = KeyPair::from_private(PrivateKey::generate(&mut *inner));
-        let mut rng = Recorder {
-            inner,
-            draws: Vec::new(),
-        };
+        let mut rng = Recorder::new(inner);
         let primary = PrimaryAccount::new(account.clone(), registered_at, &mut rng);
         let mut fields = rng.take(&[("list_signature_random", 64)])?;
         fields.insert(

@@ -14,11 +14,11 @@
 //!
 //! This is tandem's rule, not WhatsApp's published behaviour (spec 08.9).
 
-use std::convert::Infallible;
-
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
+use rand_core::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
+
+use crate::recorder::Recorder;
 use tandem::app_state::{
     AppStateKey, AppStateKeyRing, AppStateServer, CollectionName, CollectionState, FIRST_EPOCH_RANGE, LtHash,
     MemoryAppStateServer, Mutation, SyncAction, SyncdPatch,
@@ -33,10 +33,7 @@ const T0: i64 = 1_760_000_000_000;
 /// An `app-state` file of key-epoch cases from `seed` (see the module docs).
 pub fn app_state_key_epochs(seed: u64) -> Result<Value, String> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut rng = Recorder {
-        inner: &mut rng,
-        draws: Vec::new(),
-    };
+    let mut rng = Recorder::new(&mut rng);
     let cases = vec![
         skipped_with_mac_checked(&mut rng)?,
         skipped_across_a_byte(&mut rng)?,
@@ -216,7 +213,7 @@ fn two_keys(rng: &mut Recorder<'_>) -> Result<(AppStateKey, AppStateKey), String
     let a = AppStateKey::generate(&mut *rng, 0, e, 0);
     let b = AppStateKey::generate(&mut *rng, 0, e + 1, 0);
     // The epoch draw and both keys are written out (as the key ids and key_data).
-    rng.take(&[4, 32, 32])?;
+    rng.take_sizes(&[4, 32, 32])?;
     Ok((a, b))
 }
 
@@ -225,7 +222,7 @@ fn two_keys(rng: &mut Recorder<'_>) -> Result<(AppStateKey, AppStateKey), String
 fn keys_across_a_byte(rng: &mut Recorder<'_>) -> Result<(AppStateKey, AppStateKey), String> {
     let a = AppStateKey::generate(&mut *rng, 3, 0xFF, 0);
     let b = AppStateKey::generate(&mut *rng, 0, 0x100, 0);
-    rng.take(&[32, 32])?;
+    rng.take_sizes(&[32, 32])?;
     Ok((a, b))
 }
 
@@ -333,10 +330,10 @@ impl Case {
             .encode_patch(&only, &mutations, &mut *rng)
             .map_err(|e| format!("encode: {e:?}"))?;
         let Some(m) = mutation else {
-            rng.take(&[])?;
+            rng.take_sizes(&[])?;
             return Ok((encoded.bytes, None));
         };
-        let iv = rng.take(&[16])?.into_iter().next().ok_or("no IV drawn")?;
+        let iv = rng.take_sizes(&[16])?.into_iter().next().ok_or("no IV drawn")?;
         let mut encode = json!({
             "operation": "SET",
             "index": m.index,
@@ -447,15 +444,9 @@ impl Case {
     }
 }
 
-/// Logs every draw, so that the generator can check what tandem drew and write it out.
-struct Recorder<'a> {
-    inner: &'a mut ChaCha20Rng,
-    draws: Vec<Vec<u8>>,
-}
-
 impl Recorder<'_> {
     /// The draws since the last call; an error unless their sizes are `sizes`.
-    fn take(&mut self, sizes: &[usize]) -> Result<Vec<Vec<u8>>, String> {
+    fn take_sizes(&mut self, sizes: &[usize]) -> Result<Vec<Vec<u8>>, String> {
         let draws = std::mem::take(&mut self.draws);
         let got: Vec<usize> = draws.iter().map(Vec::len).collect();
         if got != sizes {
@@ -464,27 +455,6 @@ impl Recorder<'_> {
         Ok(draws)
     }
 }
-
-impl TryRng for Recorder<'_> {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.inner.fill_bytes(dst);
-        self.draws.push(dst.to_vec());
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for Recorder<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod file;
 pub mod generate;
 pub mod generate_app_state;
 pub mod kinds;
+mod recorder;
 
 use std::path::{Path, PathBuf};
 
