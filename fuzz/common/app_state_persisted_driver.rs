@@ -23,9 +23,11 @@
 //! byte 0  bit 0: 0 = the rest of the input is the bytes to parse
 //!                1 = mutate a genuine input with the rest: 4-byte edits [op, pos lo, pos hi,
 //!                    value] (`mutate.rs`)
-//!         bit 1: 0 = key ring, 1 = collection state
+//!         bit 1: 0 = key ring, 1 = collection state (unless bit 4)
+//!         bit 4: 1 = pending mutations (`AppStateSync::restore_pending`)
 //!         bits 2-3 (mutation mode): which genuine input, modulo their number:
-//!                    ring: format 2, format 1; state: format 2, format 1, empty
+//!                    ring: format 2, format 1; state: format 2, format 1, empty;
+//!                    pending: the fixture's five mutations in three collections
 //! ```
 //!
 //! # Properties (asserted: a violation is a crash)
@@ -47,7 +49,9 @@ use std::sync::OnceLock;
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use tandem::app_state::{AppStateKeyRing, CollectionName, CollectionState, Mutation, ParseError, SyncAction};
+use tandem::app_state::{
+    AppStateKeyRing, AppStateSync, CollectionName, CollectionState, Mutation, ParseError, SyncAction,
+};
 
 #[path = "mutate.rs"]
 mod mutate;
@@ -58,6 +62,8 @@ pub use mutate::mutate;
 pub enum Parser {
     KeyRing,
     CollectionState,
+    /// `AppStateSync::restore_pending` (pending mutations).
+    Pending,
 }
 
 /// What the parser did with an input (the properties already checked).
@@ -84,6 +90,8 @@ pub struct Fixture {
     pub state_v1: Vec<u8>,
     /// `CollectionState::new(RegularHigh).to_bytes()`.
     pub empty_state: Vec<u8>,
+    /// Pending mutations in three collections, as `pending_to_bytes` writes them.
+    pub pending: Vec<u8>,
 }
 
 impl Fixture {
@@ -92,6 +100,7 @@ impl Fixture {
         match parser {
             Parser::KeyRing => vec![&self.ring_v2, &self.ring_v1],
             Parser::CollectionState => vec![&self.state_v2, &self.state_v1, &self.empty_state],
+            Parser::Pending => vec![&self.pending],
         }
     }
 }
@@ -213,6 +222,24 @@ pub fn fixture() -> &'static Fixture {
         let state_v2 = state.to_bytes();
         let state_v1 = state_to_v1(&state_v2);
         let empty_state = CollectionState::new(NAME).to_bytes();
+        let mut sync = AppStateSync::new();
+        for m in &mutations {
+            sync.queue(m.clone()).expect("queue");
+        }
+        sync.queue(Mutation::set(
+            &SyncAction::PushName { name: "me".into() },
+            1_700_000_300_003,
+        ))
+        .expect("queue");
+        sync.queue(Mutation::remove(
+            &SyncAction::Pin {
+                chat: chat_a.into(),
+                pinned: true,
+            },
+            1_700_000_300_004,
+        ))
+        .expect("queue");
+        let pending = sync.pending_to_bytes();
         Fixture {
             ring,
             epochs,
@@ -222,6 +249,7 @@ pub fn fixture() -> &'static Fixture {
             state_v2,
             state_v1,
             empty_state,
+            pending,
         }
     })
 }
@@ -231,7 +259,9 @@ pub fn input(data: &[u8]) -> (Parser, Vec<u8>) {
     let Some((&control, rest)) = data.split_first() else {
         return (Parser::KeyRing, Vec::new());
     };
-    let parser = if control & 2 == 0 {
+    let parser = if control & 16 != 0 {
+        Parser::Pending
+    } else if control & 2 == 0 {
         Parser::KeyRing
     } else {
         Parser::CollectionState
@@ -249,7 +279,33 @@ pub fn run(data: &[u8]) -> Outcome {
     match parser {
         Parser::KeyRing => check_ring(&bytes),
         Parser::CollectionState => check_state(&bytes),
+        Parser::Pending => check_pending(&bytes),
     }
+}
+
+/// Accepted pending mutations re-encode to exactly the input, and a state holding them is one
+/// `AppStateSync::queue_in` could have made (each in its collection, one per index).
+pub fn check_pending(bytes: &[u8]) -> Outcome {
+    let mut sync = AppStateSync::new();
+    if let Err(e) = sync.restore_pending(bytes) {
+        assert_eq!(sync.pending_to_bytes(), AppStateSync::new().pending_to_bytes());
+        return Outcome::Refused(Parser::Pending, e);
+    }
+    assert_eq!(
+        sync.pending_to_bytes(),
+        bytes,
+        "pending mutations must re-encode to their input"
+    );
+    let mut requeued = AppStateSync::new();
+    for name in CollectionName::ALL {
+        for m in sync.pending(name) {
+            requeued
+                .queue_in(name, m.clone())
+                .expect("a pending mutation queues again");
+        }
+        assert_eq!(requeued.pending(name), sync.pending(name));
+    }
+    Outcome::Accepted(Parser::Pending)
 }
 
 pub fn check_ring(bytes: &[u8]) -> Outcome {

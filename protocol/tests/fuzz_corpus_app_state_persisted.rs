@@ -39,6 +39,7 @@ fn raw_control(parser: Parser) -> u8 {
     match parser {
         Parser::KeyRing => 0,
         Parser::CollectionState => 2,
+        Parser::Pending => 16,
     }
 }
 
@@ -55,6 +56,7 @@ fn mutate_control(parser: Parser, which: u8) -> u8 {
 
 fn parser_of(data: &[u8]) -> Parser {
     match data.first() {
+        Some(c) if c & 16 == 16 => Parser::Pending,
         Some(c) if c & 2 == 2 => Parser::CollectionState,
         _ => Parser::KeyRing,
     }
@@ -138,7 +140,7 @@ fn app_state_persisted_seeds() {
 #[test]
 fn every_edit_of_the_genuine_inputs() {
     let f = fixture();
-    for parser in [Parser::KeyRing, Parser::CollectionState] {
+    for parser in [Parser::KeyRing, Parser::CollectionState, Parser::Pending] {
         for (which, genuine) in f.genuine(parser).into_iter().enumerate() {
             let control = mutate_control(parser, which as u8);
             assert_eq!(run(&[control]), Outcome::Accepted(parser), "{parser:?} {which}");
@@ -164,6 +166,8 @@ fn every_edit_of_the_genuine_inputs() {
                         entries.iter().flat_map(|e| e.start + 32..e.start + 64).collect(),
                     )
                 }
+                // The format byte and the count.
+                Parser::Pending => (Vec::new(), (0..5).collect()),
             };
             for pos in 0..genuine.len() {
                 let p = (pos as u16).to_le_bytes();
@@ -308,6 +312,21 @@ fn write_seeds() {
     state("genuine-state-v2", &f.state_v2);
     state("genuine-state-v1", &f.state_v1);
     state("genuine-state-empty", &f.empty_state);
+    let pending = |name: &str, payload: &[u8]| write(name, &raw(Parser::Pending, payload));
+    let p = &f.pending;
+    pending("genuine-pending", p);
+    pending("genuine-pending-none", &[1, 0, 0, 0, 0]);
+    pending("refused-pending-trailing-byte", &[&p[..], &[0]].concat());
+    pending("refused-pending-count-too-high", &{
+        let mut v = p.clone();
+        v[4] += 1;
+        v
+    });
+    pending("refused-pending-format-2", &{
+        let mut v = p.clone();
+        v[0] = 2;
+        v
+    });
 
     // r = 02 ‖ 01 E+1 (1..6) ‖ 01 E (6..11) ‖ count (11..15) ‖ records.
     let with = |at: Range<usize>, bytes: &[u8]| {

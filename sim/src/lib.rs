@@ -37,9 +37,8 @@
 //!   its companions as a self message through the simulated network, rotates it when a
 //!   companion is unlinked (rekey, `KeyExpiration`), and a reinstall starts afresh; a device
 //!   lacking a key asks its own devices (`AppStateKeyRequest`). The app persists each device's
-//!   collections and ring (the `persist.rs` encodings) after every sync and key change, beside
-//!   the `SimStore`, and reads them back on a restart; mutations not yet pushed are lost in a
-//!   crash. At the end, a patch each unlinked device makes under its old key is taken by no live
+//!   collections, ring and pending mutations (the `persist.rs` encodings) after every setting,
+//!   sync and key change, beside the `SimStore`, and reads them back on a restart. At the end, a patch each unlinked device makes under its old key is taken by no live
 //!   device (skipped or refused). App state starts at a run's
 //!   first app-state event.
 //! - Media (spec 07; `world/media.rs`): a photo is encrypted with `tandem::media`, its blob put

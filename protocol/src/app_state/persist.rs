@@ -162,3 +162,103 @@ impl<'a> Reader<'a> {
         self.slice(N)?.try_into().map_err(|_| ParseError::Malformed)
     }
 }
+
+/// The pending (not yet pushed) mutations as bytes, so that a change made on the device
+/// survives a restart before it reaches the server:
+///
+/// ```text
+/// pending  = 0x01 ‖ u32BE count ‖ count × mutation      collections in sync order, queue order
+/// mutation = u8 name length ‖ name ‖ u8 operation (0 SET, 1 REMOVE)
+///          ‖ u32BE length ‖ SyncActionData protobuf (canonical: index JSON, value, version)
+/// ```
+pub(crate) fn pending_to_bytes<'a>(
+    pending: impl Iterator<Item = (CollectionName, &'a [super::Mutation])>,
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut count: u32 = 0;
+    for (name, mutations) in pending {
+        for m in mutations {
+            let name = name.as_str().as_bytes();
+            body.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+            body.extend_from_slice(name);
+            body.push(match m.operation {
+                super::Operation::Set => 0,
+                super::Operation::Remove => 1,
+            });
+            let data = m.to_data().encode_to_vec();
+            body.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
+            body.extend_from_slice(&data);
+            count = count.saturating_add(1);
+        }
+    }
+    let mut out = Vec::with_capacity(5 + body.len());
+    out.push(1);
+    out.extend_from_slice(&count.to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Parses [`pending_to_bytes`] strictly: known collections in sync order, each mutation within the index
+/// bounds and (if tandem knows its index) in the collection it names, at most one pending
+/// mutation per index and collection, canonical plaintext with an index, a value and a version,
+/// no trailing bytes.
+pub(crate) fn pending_from_bytes(bytes: &[u8]) -> Result<Vec<(CollectionName, super::Mutation)>, ParseError> {
+    let mut r = Reader(bytes);
+    if r.take::<1>()? != [1] {
+        return Err(ParseError::Malformed);
+    }
+    let count = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
+    if count > MAX_RECORDS {
+        return Err(ParseError::Malformed);
+    }
+    let mut out: Vec<(CollectionName, super::Mutation)> = Vec::new();
+    let position = |n: CollectionName| CollectionName::ALL.iter().position(|c| *c == n);
+    for _ in 0..count {
+        let [name_len] = r.take::<1>()?;
+        let name = core::str::from_utf8(r.slice(usize::from(name_len))?)
+            .ok()
+            .and_then(CollectionName::parse)
+            .ok_or(ParseError::Malformed)?;
+        let operation = match r.take::<1>()? {
+            [0] => super::Operation::Set,
+            [1] => super::Operation::Remove,
+            _ => return Err(ParseError::Malformed),
+        };
+        let len = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
+        if len > MAX_ENTRY_DATA {
+            return Err(ParseError::Malformed);
+        }
+        let raw = r.slice(len)?;
+        let data = SyncActionData::decode(raw).map_err(|_| ParseError::Malformed)?;
+        if data.encode_to_vec() != raw {
+            return Err(ParseError::Malformed);
+        }
+        let (Some(index_json), Some(value), Some(version)) = (&data.index, &data.value, data.version) else {
+            return Err(ParseError::Malformed);
+        };
+        let index = parse_index(index_json)
+            .filter(|i| !i.is_empty())
+            .ok_or(ParseError::Malformed)?;
+        let mutation = super::Mutation {
+            operation,
+            index,
+            value: value.clone(),
+            version,
+        };
+        // As `AppStateSync::queue_in` would have taken it, and written back as read.
+        let canonical = mutation.index_json() == *index_json;
+        let placed = mutation.collection().is_none_or(|c| c == name);
+        let repeated = out.iter().any(|(n, m)| *n == name && m.index == mutation.index);
+        let in_order = out
+            .last()
+            .is_none_or(|(last, _)| position(*last) <= position(name));
+        if !mutation.index_ok() || !canonical || !placed || repeated || !in_order {
+            return Err(ParseError::Malformed);
+        }
+        out.push((name, mutation));
+    }
+    if !r.0.is_empty() {
+        return Err(ParseError::Malformed);
+    }
+    Ok(out)
+}

@@ -116,6 +116,27 @@ impl AppStateSync {
         self.pending.get(&name).map_or(&[], Vec::as_slice)
     }
 
+    /// Every pending mutation as bytes for the device's store (layout in spec 08.7), so that a
+    /// change survives a restart before it is pushed. Store it whenever a mutation is queued
+    /// and after each sync.
+    pub fn pending_to_bytes(&self) -> Vec<u8> {
+        super::persist::pending_to_bytes(CollectionName::ALL.into_iter().map(|n| (n, self.pending(n))))
+    }
+
+    /// Replaces the pending mutations with those of [`Self::pending_to_bytes`] (parsed
+    /// strictly; on error nothing changes). A mutation already pushed before the restart is
+    /// dropped at the next sync, when its own patch is pulled (same index, same timestamp: the
+    /// change on the server wins).
+    pub fn restore_pending(&mut self, bytes: &[u8]) -> Result<(), super::ParseError> {
+        let read = super::persist::pending_from_bytes(bytes)?;
+        let mut pending: BTreeMap<CollectionName, Vec<Mutation>> = BTreeMap::new();
+        for (name, m) in read {
+            pending.entry(name).or_default().push(m);
+        }
+        self.pending = pending;
+        Ok(())
+    }
+
     /// Queues a local mutation in the collection its index belongs to; it replaces a pending
     /// one for the same index. `WrongCollection` if tandem does not know the index's collection
     /// (use [`Self::queue_in`]).

@@ -21,12 +21,11 @@
 //!   answers with its ring, to the asker only. After every pass that synced everything, a
 //!   device applies the `KeyExpiration` it holds and forgets the expired keys no collection
 //!   needs (`AppStateSync::forget_expired_keys`).
-//! - Persistence: the app writes a device's five collections (`CollectionState::to_bytes`) and
-//!   its ring (`AppStateKeyRing::to_bytes`) to its own storage (a byte blob per device that
-//!   survives crashes, kept beside the `SimStore`) after every sync pass and every key change. A
-//!   restart reads them back; mutations queued but not yet pushed are lost with the process
-//!   (tandem offers no encoding for pending mutations; the app would have to keep its own), and
-//!   are counted.
+//! - Persistence: the app writes a device's five collections (`CollectionState::to_bytes`), its
+//!   ring (`AppStateKeyRing::to_bytes`) and its pending mutations
+//!   (`AppStateSync::pending_to_bytes`) to its own storage (a byte blob per device that survives
+//!   crashes, kept beside the `SimStore`) after every setting, sync pass and key change. A
+//!   restart reads them back; a pending mutation lost anyway is counted (`lost in crashes`).
 //! - Fault `app-tamper`: the device's next sync pass (an event's, or at the end) goes through a
 //!   `TamperingServer`. The primary's syncs around a key rotation are always honest (an app
 //!   rotates only after a pull that succeeded).
@@ -87,6 +86,7 @@ pub(super) struct AppDevice {
 pub(super) struct Persisted {
     collections: Vec<Vec<u8>>,
     ring: Vec<u8>,
+    pending: Vec<u8>,
 }
 
 /// The reference for one collection: the server's log applied with every key the account
@@ -300,6 +300,7 @@ fn persist_of(app: &AppDevice) -> Persisted {
             .map(|n| app.sync.collection(*n).to_bytes())
             .collect(),
         ring: app.ring.to_bytes().to_vec(),
+        pending: app.sync.pending_to_bytes(),
     }
 }
 
@@ -312,6 +313,9 @@ fn restore_from(p: &Persisted) -> Result<AppDevice, String> {
         let state = CollectionState::from_bytes(bytes).map_err(|e| format!("collection: {e}"))?;
         app.sync.restore(state);
     }
+    app.sync
+        .restore_pending(&p.pending)
+        .map_err(|e| format!("pending: {e}"))?;
     Ok(app)
 }
 
@@ -594,6 +598,8 @@ impl World {
             return;
         }
         self.stats.app_settings += 1;
+        // The app stores the change with the user's action, before it is pushed.
+        self.persist(d);
         let a = self.address(d);
         self.note(|| format!("{a} set {action:?}"));
         if sync {
@@ -790,13 +796,17 @@ impl World {
             .iter()
             .map(|n| current.sync.pending(*n).len())
             .sum();
-        self.stats.app_pending_lost += lost as u64;
         let restored = match self.app.persisted.get(&d) {
             Some(p) => restore_from(p),
             None => Ok(AppDevice::default()),
         };
         match restored {
             Ok(app) => {
+                let kept: usize = CollectionName::ALL
+                    .iter()
+                    .map(|n| app.sync.pending(*n).len())
+                    .sum();
+                self.stats.app_pending_lost += lost.saturating_sub(kept) as u64;
                 self.app.devices.insert(d, app);
                 self.stats.app_restored += 1;
             }
