@@ -69,12 +69,7 @@ impl CollectionState {
         if format != 1 && format != 2 {
             return Err(ParseError::Malformed);
         }
-        let [name_len] = r.take::<1>()?;
-        let name = r.slice(usize::from(name_len))?;
-        let name = core::str::from_utf8(name)
-            .ok()
-            .and_then(CollectionName::parse)
-            .ok_or(ParseError::Malformed)?;
+        let name = r.collection_name()?;
         let version = u64::from_be_bytes(r.take()?);
         let lthash = LtHash::from_bytes(r.take()?);
         let stored_epoch = if format == 1 {
@@ -100,23 +95,7 @@ impl CollectionState {
             last = Some(index_mac);
             let value_mac = r.take()?;
             let key_id = AppStateKeyId::from_bytes(r.take()?);
-            let len = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
-            if len > MAX_ENTRY_DATA {
-                return Err(ParseError::Malformed);
-            }
-            let raw = r.slice(len)?;
-            let data = SyncActionData::decode(raw).map_err(|_| ParseError::Malformed)?;
-            // Only what `to_bytes` writes: the canonical encoding (no unknown or repeated
-            // fields, no padded varints), so nothing read is silently dropped.
-            if data.encode_to_vec() != raw {
-                return Err(ParseError::Malformed);
-            }
-            let index = data
-                .index
-                .as_deref()
-                .and_then(parse_index)
-                .filter(|i| !i.is_empty())
-                .ok_or(ParseError::Malformed)?;
+            let (data, index) = r.action_data()?;
             entries.insert(
                 index_mac,
                 Entry {
@@ -150,6 +129,39 @@ impl CollectionState {
 }
 
 struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    /// `u8 length ‖ name` of a known collection.
+    fn collection_name(&mut self) -> Result<CollectionName, ParseError> {
+        let [len] = self.take::<1>()?;
+        core::str::from_utf8(self.slice(usize::from(len))?)
+            .ok()
+            .and_then(CollectionName::parse)
+            .ok_or(ParseError::Malformed)
+    }
+
+    /// `u32BE length ‖ SyncActionData`: at most 1 MiB, only the canonical encoding (what
+    /// `encode_to_vec` writes: no unknown or repeated fields, no padded varints, so nothing
+    /// read is silently dropped), with a non-empty JSON index; the data and the parsed index.
+    fn action_data(&mut self) -> Result<(SyncActionData, Vec<String>), ParseError> {
+        let len = usize::try_from(u32::from_be_bytes(self.take()?)).map_err(|_| ParseError::Malformed)?;
+        if len > MAX_ENTRY_DATA {
+            return Err(ParseError::Malformed);
+        }
+        let raw = self.slice(len)?;
+        let data = SyncActionData::decode(raw).map_err(|_| ParseError::Malformed)?;
+        if data.encode_to_vec() != raw {
+            return Err(ParseError::Malformed);
+        }
+        let index = data
+            .index
+            .as_deref()
+            .and_then(parse_index)
+            .filter(|i| !i.is_empty())
+            .ok_or(ParseError::Malformed)?;
+        Ok((data, index))
+    }
+}
 
 impl<'a> Reader<'a> {
     fn slice(&mut self, n: usize) -> Result<&'a [u8], ParseError> {
@@ -214,31 +226,16 @@ pub(crate) fn pending_from_bytes(bytes: &[u8]) -> Result<Vec<(CollectionName, su
     let mut out: Vec<(CollectionName, super::Mutation)> = Vec::new();
     let position = |n: CollectionName| CollectionName::ALL.iter().position(|c| *c == n);
     for _ in 0..count {
-        let [name_len] = r.take::<1>()?;
-        let name = core::str::from_utf8(r.slice(usize::from(name_len))?)
-            .ok()
-            .and_then(CollectionName::parse)
-            .ok_or(ParseError::Malformed)?;
+        let name = r.collection_name()?;
         let operation = match r.take::<1>()? {
             [0] => super::Operation::Set,
             [1] => super::Operation::Remove,
             _ => return Err(ParseError::Malformed),
         };
-        let len = usize::try_from(u32::from_be_bytes(r.take()?)).map_err(|_| ParseError::Malformed)?;
-        if len > MAX_ENTRY_DATA {
-            return Err(ParseError::Malformed);
-        }
-        let raw = r.slice(len)?;
-        let data = SyncActionData::decode(raw).map_err(|_| ParseError::Malformed)?;
-        if data.encode_to_vec() != raw {
-            return Err(ParseError::Malformed);
-        }
+        let (data, index) = r.action_data()?;
         let (Some(index_json), Some(value), Some(version)) = (&data.index, &data.value, data.version) else {
             return Err(ParseError::Malformed);
         };
-        let index = parse_index(index_json)
-            .filter(|i| !i.is_empty())
-            .ok_or(ParseError::Malformed)?;
         let mutation = super::Mutation {
             operation,
             index,

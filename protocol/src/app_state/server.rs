@@ -80,33 +80,27 @@ impl MemoryAppStateServer {
     /// ids are not secret). `None` at version 0, and at a version made by a skipped patch.
     pub fn snapshot_at(&self, collection: CollectionName, version: u64) -> Option<Vec<u8>> {
         let upto = usize::try_from(version).ok()?;
-        let patches = self.patches(collection).get(..upto)?;
+        if upto > self.patches(collection).len() {
+            return None;
+        }
+        let kept = self.kept(collection, upto);
+        let (made_at, last) = kept.last()?;
+        if *made_at != version {
+            return None;
+        }
         let mut records: BTreeMap<[u8; 32], (usize, SyncdRecord)> = BTreeMap::new();
-        let mut last = None;
-        let mut newest_epoch: Option<u32> = None;
         let mut order = 0usize;
-        for bytes in patches {
-            let patch = SyncdPatch::parse(bytes).ok()?;
-            let epoch = patch.key_id.epoch();
-            if newest_epoch.is_some_and(|e| epoch < e) {
-                last = None;
-                continue;
-            }
-            newest_epoch = Some(epoch);
-            for m in &patch.mutations {
-                match m.operation {
-                    Operation::Set => {
-                        order += 1;
-                        records.insert(m.record.index_mac, (order, m.record.clone()));
-                    }
-                    Operation::Remove => {
-                        records.remove(&m.record.index_mac);
-                    }
+        for m in kept.iter().flat_map(|(_, patch)| &patch.mutations) {
+            match m.operation {
+                Operation::Set => {
+                    order += 1;
+                    records.insert(m.record.index_mac, (order, m.record.clone()));
+                }
+                Operation::Remove => {
+                    records.remove(&m.record.index_mac);
                 }
             }
-            last = Some(patch);
         }
-        let last = last?;
         let mut ordered: Vec<(usize, SyncdRecord)> = records.into_values().collect();
         ordered.sort_by_key(|(n, _)| *n);
         Some(
@@ -120,31 +114,33 @@ impl MemoryAppStateServer {
         )
     }
 
-    /// The newest version a snapshot can be built at (the last patch not skipped), 0 if none.
-    fn snapshot_version(&self, collection: CollectionName) -> u64 {
+    /// The first `upto` patches of a collection's log that devices apply, with their versions:
+    /// a patch under an older key epoch than an earlier kept one is left out (spec 08.6); the
+    /// log ends at a patch that does not parse (a push of one is refused).
+    fn kept(&self, collection: CollectionName, upto: usize) -> Vec<(u64, SyncdPatch)> {
         let mut newest_epoch: Option<u32> = None;
-        let mut at = 0;
-        for (i, bytes) in self.patches(collection).iter().enumerate() {
+        let mut kept = Vec::new();
+        for (i, bytes) in self.patches(collection).iter().take(upto).enumerate() {
             let Ok(patch) = SyncdPatch::parse(bytes) else {
-                continue;
+                break;
             };
             let epoch = patch.key_id.epoch();
             if newest_epoch.is_some_and(|e| epoch < e) {
                 continue;
             }
             newest_epoch = Some(epoch);
-            at = i as u64 + 1;
+            kept.push((i as u64 + 1, patch));
         }
-        at
+        kept
     }
 }
 
 impl AppStateServer for MemoryAppStateServer {
     fn fetch(&mut self, collection: CollectionName, since: u64, want_snapshot: bool) -> Fetched {
-        let at = if want_snapshot {
-            self.snapshot_version(collection)
-        } else {
-            0
+        // The newest version a snapshot can be built at: the last patch devices apply.
+        let at = match want_snapshot {
+            true => self.kept(collection, usize::MAX).last().map_or(0, |(v, _)| *v),
+            false => 0,
         };
         if at > 0 {
             let from = usize::try_from(at).unwrap_or(usize::MAX);

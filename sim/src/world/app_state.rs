@@ -937,8 +937,10 @@ impl World {
                     continue;
                 };
                 self.stats.app_ghost_pushes += 1;
-                let mut holders: Vec<(String, &AppStateKeyRing, CollectionState)> = vec![(
+                // (who, whether it is the reference, its ring, its collection at the head)
+                let mut holders: Vec<(String, bool, &AppStateKeyRing, CollectionState)> = vec![(
                     format!("{}'s reference", self.name(account)),
+                    true,
                     &acc.all_keys,
                     reference.state.clone(),
                 )];
@@ -946,11 +948,11 @@ impl World {
                     if let Some(app) = self.app.devices.get(d) {
                         let state = app.sync.collection(name);
                         if state.version() == head {
-                            holders.push((self.address(*d).to_string(), &app.ring, state.clone()));
+                            holders.push((self.address(*d).to_string(), false, &app.ring, state.clone()));
                         }
                     }
                 }
-                for (who, ring, before) in holders {
+                for (who, is_reference, ring, before) in holders {
                     let mut after = before.clone();
                     match after.apply_patch(ring, &patch.bytes) {
                         Ok(r)
@@ -961,7 +963,7 @@ impl World {
                             self.stats.app_skipped += 1;
                         }
                         Err(ApplyError::ExpiredKey(_) | ApplyError::UnknownKey(_))
-                            if after == before && !who.ends_with("reference") =>
+                            if after == before && !is_reference =>
                         {
                             self.stats.app_ghost_refused += 1;
                         }
